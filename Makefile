@@ -1,0 +1,50 @@
+# repurchase: every target has a `## description`; a bare `make` prints them.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+WORK ?= var
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## print the targets and what they do
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## create .venv and install the package with its dev tools
+
+.PHONY: test
+test: install ## run the whole test suite
+	$(BIN)/pytest
+
+.PHONY: lint
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: install ## apply ruff's formatter and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: demo
+demo: install ## the main job on embedded defaults: sample shop -> features -> models -> plan
+	$(BIN)/repurchase demo --out $(WORK)/demo
+
+.PHONY: bench-features
+bench-features: install ## feature build on 10M orders vs a DuckDB SQL reference (time, peak memory)
+	$(PY) bench/bench_features.py --orders 10000000 --customers 3500000 --work $(WORK)/bench
+
+.PHONY: clean
+clean: ## remove generated data, the local MLflow store and caches
+	rm -rf $(WORK) mlruns .pytest_cache .mypy_cache .ruff_cache
