@@ -1,0 +1,394 @@
+"""The input contract: read `orders`, `products`, `customers` and `contacts` files.
+
+Every reader returns a frame with canonical column names and types, or raises
+:class:`~features.errors.InputError` naming the file, the column and an example row. This is
+the only place where raw files are validated; everything downstream trusts these frames.
+
+Canonical types:
+
+- identifiers (`customer_id`, `order_id`, `sku`) are strings;
+- timestamps are ``datetime64[ns, UTC]`` (naive input means UTC; a column mixing naive and
+  offset timestamps is ambiguous and refused);
+- money and quantities are ``float64``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from features.errors import InputError
+
+ORDER_STATUSES = ("paid", "refunded", "cancelled")
+CHANNELS = ("email", "sms", "wechat")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+ColumnMap = Mapping[str, str]
+
+# Identifier columns are always read as text: "00001" is a customer, not the number 1.
+_TEXT_COLUMNS = {
+    "customer_id",
+    "order_id",
+    "sku",
+    "channel",
+    "status",
+    "category",
+    "timezone",
+    "preferred_channel",
+    "campaign",
+}
+_TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+# --------------------------------------------------------------------------- public readers
+
+
+def read_orders(path: str | Path, column_map: ColumnMap | None = None) -> pd.DataFrame:
+    """Read an orders file into the canonical orders frame.
+
+    Required columns: ``customer_id``, ``ordered_at``, ``amount``. Optional: ``order_id``,
+    ``sku``, ``quantity`` (1), ``discount`` (0), ``channel``, ``status`` (``paid``).
+    Without ``order_id`` each row is its own order. Rows repeating an ``order_id`` + ``sku``
+    pair are counted once.
+    """
+    frame = _read_file(path, column_map)
+    _require(frame, ["customer_id", "ordered_at", "amount"], path)
+    out = pd.DataFrame(index=frame.index)
+    out["customer_id"] = _identifier(frame, "customer_id", path)
+    out["ordered_at"] = _timestamp(frame, "ordered_at", path)
+    out["amount"] = _number(frame, "amount", path)
+    has_order_id = "order_id" in frame.columns
+    if has_order_id:
+        out["order_id"] = _identifier(frame, "order_id", path)
+    else:
+        out["order_id"] = pd.Series(np.arange(len(frame)), index=frame.index).astype("string")
+    out["sku"] = _optional_text(frame, "sku")
+    out["quantity"] = _number(frame, "quantity", path, default=1.0)
+    out["discount"] = _number(frame, "discount", path, default=0.0, minimum=0.0)
+    out["channel"] = _optional_text(frame, "channel", lower=True)
+    out["status"] = _status(frame, path)
+    if has_order_id:
+        out = out.drop_duplicates(subset=["order_id", "sku"], keep="first")
+    return out.reset_index(drop=True)
+
+
+def read_products(path: str | Path, column_map: ColumnMap | None = None) -> pd.DataFrame:
+    """Read a products file: ``sku`` (required, unique), ``category``, ``days_of_supply`` (> 0)."""
+    frame = _read_file(path, column_map)
+    _require(frame, ["sku"], path)
+    out = pd.DataFrame(index=frame.index)
+    out["sku"] = _identifier(frame, "sku", path)
+    out["category"] = _optional_text(frame, "category")
+    out["days_of_supply"] = _number(frame, "days_of_supply", path, default=np.nan, minimum=0.0)
+    out = out.drop_duplicates(subset=["sku"], keep="last")
+    return out.reset_index(drop=True)
+
+
+def read_customers(path: str | Path, column_map: ColumnMap | None = None) -> pd.DataFrame:
+    """Read a customers file.
+
+    ``customer_id`` (required, unique), ``timezone`` (IANA name, default UTC),
+    ``consent_email``/``consent_sms``/``consent_wechat`` (booleans; absent = no consent),
+    ``preferred_channel``, ``birthday``; any other columns are kept as free-form tags.
+    """
+    frame = _read_file(path, column_map)
+    _require(frame, ["customer_id"], path)
+    out = frame.copy()
+    out["customer_id"] = _identifier(frame, "customer_id", path)
+    out["timezone"] = _timezone(frame, path)
+    for channel in CHANNELS:
+        out[f"consent_{channel}"] = _boolean(frame, f"consent_{channel}", path)
+    out["preferred_channel"] = _optional_text(frame, "preferred_channel", lower=True)
+    if "birthday" in frame.columns:
+        out["birthday"] = _timestamp(frame, "birthday", path, required=False)
+    out = out.drop_duplicates(subset=["customer_id"], keep="last")
+    return out.reset_index(drop=True)
+
+
+def read_contacts(path: str | Path, column_map: ColumnMap | None = None) -> pd.DataFrame:
+    """Read a touch history: ``customer_id``, ``contacted_at`` (required), ``channel``, ``campaign``."""
+    frame = _read_file(path, column_map)
+    _require(frame, ["customer_id", "contacted_at"], path)
+    out = pd.DataFrame(index=frame.index)
+    out["customer_id"] = _identifier(frame, "customer_id", path)
+    out["contacted_at"] = _timestamp(frame, "contacted_at", path)
+    out["channel"] = _optional_text(frame, "channel", lower=True)
+    out["campaign"] = _optional_text(frame, "campaign")
+    return out.reset_index(drop=True)
+
+
+def paid_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """Only the rows that count as purchases (status ``paid``)."""
+    return orders.loc[orders["status"] == "paid"]
+
+
+# --------------------------------------------------------------------------- file reading
+
+
+def _read_file(path: str | Path, column_map: ColumnMap | None) -> pd.DataFrame:
+    path = Path(path)
+    name = path.name.lower()
+    if not path.exists():
+        raise InputError("file not found", path=path)
+    if path.is_dir():
+        raise InputError("is a folder, expected a CSV or Parquet file", path=path)
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", path=path)
+    if name.endswith(CSV_SUFFIXES):
+        frame = _read_csv(path)
+    elif name.endswith(PARQUET_SUFFIXES):
+        frame = _read_parquet(path)
+    else:
+        raise InputError(
+            f"unknown file type '{path.suffix or name}': use .csv, .csv.gz, .tsv or .parquet",
+            path=path,
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if column_map:
+        frame = frame.rename(columns={k: v for k, v in column_map.items() if k in frame.columns})
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise InputError(f"column '{duplicated[0]}' appears twice", path=path)
+    if frame.empty:
+        raise InputError("file has a header but no rows", path=path)
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    header = _csv_header(path)
+    delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
+    text_columns = {c: pa.string() for c in header if c.strip() in _TEXT_COLUMNS}
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types=text_columns, strings_can_be_null=True
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+        raise InputError(_arrow_reason(exc), path=path) from None
+    for field in table.schema:
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raise InputError("is not UTF-8 text; re-export the file as UTF-8", path=path,
+                             column=field.name)
+    return table.to_pandas()
+
+
+def _csv_header(path: Path) -> list[str]:
+    opener = _gzip_open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as raw:
+            first = raw.readline()
+        line = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("is not UTF-8 text; re-export the file as UTF-8", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc})", path=path) from None
+    if not line.strip():
+        raise InputError("file is empty or has no header line", path=path)
+    delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
+    return next(csv.reader(io.StringIO(line), delimiter=delimiter))
+
+
+def _gzip_open(path: Path, mode: str) -> Any:
+    import gzip
+
+    return gzip.open(path, mode)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"is not a readable Parquet file ({_first_line(exc)})", path=path) from None
+
+
+def _arrow_reason(exc: Exception) -> str:
+    text = _first_line(exc)
+    if "UTF8" in text or "utf-8" in text.lower():
+        return "is not UTF-8 text; re-export the file as UTF-8"
+    if "Empty CSV file" in text:
+        return "file is empty"
+    return f"is not a well-formed CSV file ({text})"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- column checks
+
+
+def _require(frame: pd.DataFrame, columns: list[str], path: str | Path) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        found = ", ".join(map(str, frame.columns[:12]))
+        raise InputError(
+            f"required column '{missing[0]}' is missing (found: {found}); "
+            "rename it or map it in the [columns] section of the config",
+            path=path,
+        )
+
+
+def _fail(frame: pd.DataFrame, mask: pd.Series, column: str, path: str | Path, why: str) -> None:
+    position = int(np.flatnonzero(mask.to_numpy())[0])
+    row = frame.iloc[position].to_dict()
+    raise InputError(
+        f"{why}; {int(mask.sum())} bad row(s)",
+        path=path,
+        column=column,
+        row_number=position + 2,  # 1-based, after the header line
+        row=row,
+    )
+
+
+def _identifier(frame: pd.DataFrame, column: str, path: str | Path) -> pd.Series:
+    values = frame[column]
+    if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
+        values = values.astype("string")
+    values = values.astype("string").str.strip()
+    missing = values.isna() | (values == "")
+    if missing.any():
+        _fail(frame, missing, column, path, "has empty values")
+    return values
+
+
+def _optional_text(frame: pd.DataFrame, column: str, *, lower: bool = False) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    values = frame[column].astype("string").str.strip()
+    values = values.mask(values == "")
+    return values.str.lower() if lower else values
+
+
+def _number(
+    frame: pd.DataFrame,
+    column: str,
+    path: str | Path,
+    *,
+    default: float | None = None,
+    minimum: float | None = None,
+) -> pd.Series:
+    if column not in frame.columns:
+        if default is None:  # pragma: no cover - required columns are checked first
+            raise InputError("required column is missing", path=path, column=column)
+        return pd.Series(default, index=frame.index, dtype="float64")
+    raw = frame[column]
+    if pd.api.types.is_bool_dtype(raw):
+        _fail(frame, raw.notna(), column, path, "must be a number, found true/false")
+    if pd.api.types.is_numeric_dtype(raw):
+        values = raw.astype("float64")
+        bad = pd.Series(False, index=frame.index)
+    else:
+        text = raw.astype("string").str.strip()
+        values = pd.to_numeric(text, errors="coerce").astype("float64")
+        bad = values.isna() & text.notna() & (text != "")
+        if bad.any():
+            _fail(frame, bad, column, path, "must be a number")
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        _fail(frame, pd.Series(infinite, index=frame.index), column, path, "must be finite")
+    if default is None:
+        empty = values.isna()
+        if empty.any():
+            _fail(frame, empty, column, path, "has empty values")
+    elif not np.isnan(default):
+        values = values.fillna(default)
+    if minimum is not None:
+        below = values < minimum
+        if below.any():
+            _fail(frame, below, column, path, f"must be >= {minimum:g}")
+    del bad
+    return values
+
+
+def _timestamp(
+    frame: pd.DataFrame, column: str, path: str | Path, *, required: bool = True
+) -> pd.Series:
+    raw = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        values = pd.Series(raw)
+        values = (
+            values.dt.tz_convert("UTC") if values.dt.tz is not None else values.dt.tz_localize("UTC")
+        )
+    else:
+        text = raw.astype("string").str.strip()
+        present = text.notna() & (text != "")
+        with_zone = text.str.contains(_TZ_SUFFIX, regex=True, na=False)
+        if with_zone.any() and (present & ~with_zone).any():
+            _fail(
+                frame,
+                present & ~with_zone,
+                column,
+                path,
+                "mixes timestamps with and without a UTC offset; give every row an offset or none",
+            )
+        values = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+        bad = values.isna() & present
+        if bad.any():
+            _fail(frame, bad, column, path, "must be an ISO 8601 date or timestamp (YYYY-MM-DD)")
+    values = values.astype("datetime64[ns, UTC]")
+    if required and values.isna().any():
+        _fail(frame, values.isna(), column, path, "has empty values")
+    return values
+
+
+def _status(frame: pd.DataFrame, path: str | Path) -> pd.Series:
+    if "status" not in frame.columns:
+        return pd.Series("paid", index=frame.index, dtype="string")
+    values = frame["status"].astype("string").str.strip().str.lower().fillna("paid")
+    values = values.mask(values == "", "paid")
+    unknown = ~values.isin(ORDER_STATUSES)
+    if unknown.any():
+        _fail(frame, unknown, "status", path, f"must be one of {', '.join(ORDER_STATUSES)}")
+    return values
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0", ""}
+
+
+def _boolean(frame: pd.DataFrame, column: str, path: str | Path) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(False, index=frame.index, dtype="bool")
+    raw = frame[column]
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.fillna(False).astype("bool")
+    text = raw.astype("string").str.strip().str.lower().fillna("")
+    bad = ~text.isin(_TRUE | _FALSE)
+    if bad.any():
+        _fail(frame, bad, column, path, "must be true/false (or yes/no, 1/0)")
+    return text.isin(_TRUE).astype("bool")
+
+
+def _timezone(frame: pd.DataFrame, path: str | Path) -> pd.Series:
+    if "timezone" not in frame.columns:
+        return pd.Series("UTC", index=frame.index, dtype="string")
+    values = frame["timezone"].astype("string").str.strip().fillna("UTC")
+    values = values.mask(values == "", "UTC")
+    known = {name: _is_zone(name) for name in values.unique()}
+    bad = ~values.map(known).astype(bool)
+    if bad.any():
+        _fail(frame, bad, "timezone", path, "must be an IANA time zone such as Asia/Shanghai")
+    return values
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -1,0 +1,98 @@
+"""Small pieces every CLI command shares: dates, atomic output, error handling, config."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import pandas as pd
+import typer
+
+from features.errors import InputError
+from repurchase.config import ProjectConfig, load_project_config
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+
+
+def parse_date(value: str, option: str = "--as-of") -> dt.date:
+    """A `YYYY-MM-DD` option value, or a usage error (exit code 2)."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=option)
+
+
+def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn bad input into exit code 2 and one line on stderr; never a traceback for it."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return wrapper
+
+
+def project_config(ctx: typer.Context | None = None) -> ProjectConfig:
+    """The project config named by `--config` or REPURCHASE_CONFIG_FILE (defaults otherwise)."""
+    path = None
+    if ctx is not None and ctx.obj and ctx.obj.get("config"):
+        path = ctx.obj["config"]
+    elif os.environ.get("REPURCHASE_CONFIG_FILE"):
+        path = Path(os.environ["REPURCHASE_CONFIG_FILE"])
+    return load_project_config(path)
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it over `target` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse an output path whose type we cannot write, before doing any work."""
+    if not str(path).lower().endswith((".csv", ".parquet", ".pq")):
+        raise InputError("output must end in .csv or .parquet", path=path)
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write CSV or Parquet (by extension) atomically: readers never see a half file."""
+    check_output_path(path)
+    with atomic_path(path) as tmp:
+        if str(path).lower().endswith(".csv"):
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    """Print one line and exit with `code`."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
