@@ -182,8 +182,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InputError(_arrow_reason(exc), path=path) from None
     for field in table.schema:
         if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
-            raise InputError("is not UTF-8 text; re-export the file as UTF-8", path=path,
-                             column=field.name)
+            raise InputError(
+                "is not UTF-8 text; re-export the file as UTF-8", path=path, column=field.name
+            )
     return table.to_pandas()
 
 
@@ -213,7 +214,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pq.read_table(path).to_pandas()
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"is not a readable Parquet file ({_first_line(exc)})", path=path) from None
+        raise InputError(
+            f"is not a readable Parquet file ({_first_line(exc)})", path=path
+        ) from None
 
 
 def _arrow_reason(exc: Exception) -> str:
@@ -245,7 +248,7 @@ def _require(frame: pd.DataFrame, columns: list[str], path: str | Path) -> None:
 
 def _fail(frame: pd.DataFrame, mask: pd.Series, column: str, path: str | Path, why: str) -> None:
     position = int(np.flatnonzero(mask.to_numpy())[0])
-    row = frame.iloc[position].to_dict()
+    row = {str(k): v for k, v in frame.iloc[position].to_dict().items()}
     raise InputError(
         f"{why}; {int(mask.sum())} bad row(s)",
         path=path,
@@ -322,7 +325,9 @@ def _timestamp(
     if pd.api.types.is_datetime64_any_dtype(raw):
         values = pd.Series(raw)
         values = (
-            values.dt.tz_convert("UTC") if values.dt.tz is not None else values.dt.tz_localize("UTC")
+            values.dt.tz_convert("UTC")
+            if values.dt.tz is not None
+            else values.dt.tz_localize("UTC")
         )
     else:
         text = raw.astype("string").str.strip()

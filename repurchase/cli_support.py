@@ -30,7 +30,9 @@ def parse_date(value: str, option: str = "--as-of") -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=option)
+        raise typer.BadParameter(
+            f"{value!r} is not a date in YYYY-MM-DD form", param_hint=option
+        ) from None
 
 
 def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
@@ -95,4 +97,3 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     """Print one line and exit with `code`."""
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(code)
-

@@ -1,0 +1,185 @@
+"""The input contract: canonical frames from good files, InputError naming file+column+row from bad ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.errors import InputError
+from features.tables import (
+    paid_orders,
+    read_contacts,
+    read_customers,
+    read_orders,
+    read_products,
+)
+
+GOOD_ORDERS = """customer_id,ordered_at,amount,order_id,sku,quantity,discount,channel,status
+c1,2024-01-05,30.0,o1,A,2,5,web,paid
+c1,2024-01-05,30.0,o1,A,2,5,web,paid
+c1,2024-01-05,10.0,o1,B,1,0,web,paid
+c2,2024-02-01T10:30:00,-12.5,o2,A,1,0,WeCom,refunded
+c2,2024-02-03 08:00:00,20,o3,,,,,
+"""
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_orders_are_canonical(tmp_path: Path) -> None:
+    orders = read_orders(write(tmp_path, "orders.csv", GOOD_ORDERS))
+
+    # o1/A appears twice: counted once (SPEC: duplicate order_id+sku rows count once).
+    assert len(orders) == 4
+    assert str(orders["ordered_at"].dtype) == "datetime64[ns, UTC]"
+    assert orders["amount"].tolist() == [30.0, 10.0, -12.5, 20.0]
+    # Defaults: quantity 1, discount 0, status paid; channel lower-cased.
+    last = orders.iloc[-1]
+    assert (last["quantity"], last["discount"], last["status"]) == (1.0, 0.0, "paid")
+    assert orders.loc[2, "channel"] == "wecom"
+    assert orders.loc[3, "ordered_at"] == pd.Timestamp("2024-02-03 08:00", tz="UTC")
+
+
+def test_only_paid_rows_are_purchases(tmp_path: Path) -> None:
+    orders = read_orders(write(tmp_path, "orders.csv", GOOD_ORDERS))
+    assert paid_orders(orders)["order_id"].tolist() == ["o1", "o1", "o3"]
+
+
+def test_identifiers_keep_leading_zeros(tmp_path: Path) -> None:
+    orders = read_orders(
+        write(tmp_path, "o.csv", "customer_id,ordered_at,amount\n00001,1997-01-01,11.77\n")
+    )
+    assert orders["customer_id"].tolist() == ["00001"]
+    # Without order_id, each row is its own order.
+    assert orders["order_id"].nunique() == 1
+
+
+def test_offsets_are_converted_to_utc(tmp_path: Path) -> None:
+    text = (
+        "customer_id,ordered_at,amount\na,2024-03-01T08:00:00+08:00,1\nb,2024-03-01T00:00:00Z,1\n"
+    )
+    orders = read_orders(write(tmp_path, "o.csv", text))
+    assert (orders["ordered_at"] == pd.Timestamp("2024-03-01 00:00", tz="UTC")).all()
+
+
+def test_column_map_renames_user_columns(tmp_path: Path) -> None:
+    text = "Customer ID,Order Date,Net\nx,2024-01-01,5\n"
+    mapping = {"Customer ID": "customer_id", "Order Date": "ordered_at", "Net": "amount"}
+    orders = read_orders(write(tmp_path, "o.csv", text), mapping)
+    assert orders.loc[0, "customer_id"] == "x"
+
+
+def test_parquet_with_naive_timestamps_is_utc(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a"],
+            "ordered_at": pd.to_datetime(["2024-01-01 12:00"]),
+            "amount": [3.0],
+        }
+    )
+    path = tmp_path / "o.parquet"
+    frame.to_parquet(path)
+    orders = read_orders(path)
+    assert orders.loc[0, "ordered_at"] == pd.Timestamp("2024-01-01 12:00", tz="UTC")
+
+
+BAD_ORDER_FILES = {
+    "missing_column.csv": ("customer_id,ordered_at\na,2024-01-01\n", "required column 'amount'"),
+    "bad_date.csv": (
+        "customer_id,ordered_at,amount\na,2024-01-01,1\nb,yesterday,2\n",
+        "ordered_at",
+    ),
+    "text_amount.csv": ("customer_id,ordered_at,amount\na,2024-01-01,ten\n", "must be a number"),
+    "empty.csv": ("", "empty"),
+    "header_only.csv": ("customer_id,ordered_at,amount\n", "no rows"),
+    "orders.xlsx": ("customer_id,ordered_at,amount\n", "unknown file type"),
+    "mixed_zones.csv": (
+        "customer_id,ordered_at,amount\na,2024-01-01T10:00:00+08:00,1\nb,2024-01-01T10:00:00,1\n",
+        "mixes timestamps",
+    ),
+    "latin1.csv": (
+        "customer_id,ordered_at,amount\nJos\xe9,2024-01-01,1\n".encode("latin-1"),
+        "UTF-8",
+    ),
+    "empty_customer.csv": ("customer_id,ordered_at,amount\n,2024-01-01,1\n", "empty values"),
+    "unknown_status.csv": (
+        "customer_id,ordered_at,amount,status\na,2024-01-01,1,shipped\n",
+        "must be one of",
+    ),
+    "negative_discount.csv": (
+        "customer_id,ordered_at,amount,discount\na,2024-01-01,1,-2\n",
+        ">= 0",
+    ),
+    "infinite_amount.csv": ("customer_id,ordered_at,amount\na,2024-01-01,inf\n", "finite"),
+    "ragged.csv": ("customer_id,ordered_at,amount\na,2024-01-01,1,extra,cells\n", "CSV"),
+    "empty_date.csv": ("customer_id,ordered_at,amount\na,,1\n", "ordered_at"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_ORDER_FILES))
+def test_bad_order_files_raise_one_line_naming_the_file(tmp_path: Path, name: str) -> None:
+    text, expected = BAD_ORDER_FILES[name]
+    path = write(tmp_path, name, text)
+    with pytest.raises(InputError) as caught:
+        read_orders(path)
+    message = str(caught.value)
+    assert expected in message
+    assert message.startswith(f"{name}:")
+    assert "\n" not in message
+
+
+def test_bad_value_error_names_column_and_example_row(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "o.csv", "customer_id,ordered_at,amount\na,2024-01-01,1\nb,2024-01-02,x\n"
+    )
+    with pytest.raises(InputError) as caught:
+        read_orders(path)
+    assert caught.value.column == "amount"
+    assert caught.value.row_number == 3
+    assert "'customer_id': 'b'" in str(caught.value)
+
+
+def test_products_customers_contacts(tmp_path: Path) -> None:
+    products = read_products(
+        write(tmp_path, "p.csv", "sku,category,days_of_supply\nA,coffee,30\nB,gadget,\n")
+    )
+    assert products["days_of_supply"].isna().tolist() == [False, True]
+
+    customers = read_customers(
+        write(
+            tmp_path,
+            "c.csv",
+            "customer_id,timezone,consent_email,consent_wechat,vip\n"
+            "a,Asia/Shanghai,yes,1,gold\nb,,false,0,\n",
+        )
+    )
+    assert customers["consent_email"].tolist() == [True, False]
+    assert customers["consent_sms"].tolist() == [False, False]  # absent = no consent
+    assert customers["timezone"].tolist() == ["Asia/Shanghai", "UTC"]
+    assert "vip" in customers.columns  # free-form tags are kept
+
+    contacts = read_contacts(
+        write(tmp_path, "t.csv", "customer_id,contacted_at,channel\na,2024-01-01T09:00:00,SMS\n")
+    )
+    assert contacts.loc[0, "channel"] == "sms"
+
+
+def test_unknown_timezone_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "customer_id,timezone\na,Mars/Olympus\n")
+    with pytest.raises(InputError, match="IANA"):
+        read_customers(path)
+
+
+def test_cdnow_loads_completely(cdnow_path: Path) -> None:
+    orders = read_orders(cdnow_path)
+    assert len(orders) == 69_659
+    assert orders["customer_id"].nunique() == 23_570
+    assert orders["ordered_at"].min() == pd.Timestamp("1997-01-01", tz="UTC")
