@@ -62,7 +62,18 @@ def read_orders(path: str | Path, column_map: ColumnMap | None = None) -> pd.Dat
     Without ``order_id`` each row is its own order. Rows repeating an ``order_id`` + ``sku``
     pair are counted once.
     """
-    frame = _read_file(path, column_map)
+    return canonical_orders(_read_file(path, column_map), source=path)
+
+
+def canonical_orders(frame: pd.DataFrame, source: str | Path = "orders") -> pd.DataFrame:
+    """Validate an in-memory orders frame (an API request, a notebook) like a file.
+
+    `source` names the data in error messages. Returns the canonical orders frame.
+    """
+    path = source
+    if frame.empty:
+        raise InputError("has no orders", path=path)
+    frame = frame.reset_index(drop=True)
     _require(frame, ["customer_id", "ordered_at", "amount"], path)
     out = pd.DataFrame(index=frame.index)
     out["customer_id"] = _identifier(frame, "customer_id", path)

@@ -9,6 +9,7 @@ import pytest
 
 from features.errors import InputError
 from features.tables import (
+    canonical_orders,
     paid_orders,
     read_contacts,
     read_customers,
@@ -183,3 +184,17 @@ def test_cdnow_loads_completely(cdnow_path: Path) -> None:
     assert len(orders) == 69_659
     assert orders["customer_id"].nunique() == 23_570
     assert orders["ordered_at"].min() == pd.Timestamp("1997-01-01", tz="UTC")
+
+
+def test_in_memory_frames_get_the_same_contract() -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "ordered_at": ["2024-01-01", "2024-02-01T10:00:00"],
+            "amount": [1, 2],
+        }
+    )
+    orders = canonical_orders(frame, source="request")
+    assert str(orders["ordered_at"].dtype) == "datetime64[ns, UTC]"
+    with pytest.raises(InputError, match="request: column 'amount'"):
+        canonical_orders(frame.assign(amount=["1", "x"]), source="request")
