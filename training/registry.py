@@ -26,6 +26,7 @@ from mlflow.data.pandas_dataset import from_pandas
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from features.errors import InputError
 from repurchase.settings import Settings
 from training.promotion import Decision, decide
 from training.pyfunc_model import MODEL_ARTIFACT, PRODUCTS_ARTIFACT, RepurchasePyfunc, signature
@@ -162,10 +163,13 @@ def promote(
     client = configure_tracking(settings)
     name = settings.model_name
     candidate = (
-        client.get_model_version(name, version)
+        _version(client, name, version)
         if version is not None
-        else client.get_model_version_by_alias(name, CHALLENGER)
+        else _alias_version(client, name, CHALLENGER)
     )
+    if candidate is None:
+        wanted = f"version {version}" if version else f"a '{CHALLENGER}' alias"
+        raise InputError(f"model '{name}' has no {wanted}; run `repurchase train` first")
     champion = _alias_version(client, name, CHAMPION)
     if champion is not None and champion.version == candidate.version:
         return candidate.version, Decision(False, f"version {candidate.version} is the champion")
@@ -208,6 +212,13 @@ def load_scoring_model(settings: Settings, model_uri: str | None = None) -> tupl
 def _alias_version(client: MlflowClient, name: str, alias: str) -> Any:
     try:
         return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _version(client: MlflowClient, name: str, version: str) -> Any:
+    try:
+        return client.get_model_version(name, version)
     except MlflowException:
         return None
 
