@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from features.errors import InputError
+from repurchase.cli_support import atomic_path
 from repurchase.settings import Settings
 from training.promotion import Decision, decide
 from training.pyfunc_model import MODEL_ARTIFACT, PRODUCTS_ARTIFACT, RepurchasePyfunc, signature
@@ -88,8 +90,12 @@ def train_and_register(
     *,
     products: pd.DataFrame | None = None,
     source: Path | None = None,
+    report_dir: Path | None = None,
 ) -> TrainOutcome:
-    """Backtest, fit on everything up to `as_of`, log one run and register a challenger."""
+    """Backtest, fit on everything up to `as_of`, log one run and register a challenger.
+
+    With `report_dir`, the HTML backtest report is also kept there (besides the run).
+    """
     from training.backtest import run_backtest
     from training.report import write_report
     from training.train import fit_model
@@ -133,6 +139,11 @@ def train_and_register(
             report_path = tmp / "backtest_report.html"
             write_report(result, report_path)
             mlflow.log_artifact(str(report_path))
+            kept_report = None
+            if report_dir is not None:
+                kept_report = Path(report_dir) / report_path.name
+                with atomic_path(kept_report) as staged:
+                    shutil.copyfile(report_path, staged)
 
             artifacts = {MODEL_ARTIFACT: str(tmp / "model.joblib")}
             joblib.dump(model, artifacts[MODEL_ARTIFACT])
@@ -152,7 +163,7 @@ def train_and_register(
         run_id=run.info.run_id,
         version=str(version.version),
         metrics=result.metrics,
-        report_path=None,
+        report_path=kept_report,
     )
 
 
