@@ -38,12 +38,21 @@ format: install ## apply ruff's formatter and safe fixes
 	$(BIN)/ruff format .
 
 .PHONY: demo
-demo: install ## the main job on embedded defaults: sample shop -> features -> models -> plan
+demo: install ## the main job: sample shop -> train + register in MLflow -> promote -> score -> plan
 	$(BIN)/repurchase demo --out $(WORK)/demo
 
 .PHONY: bench-features
 bench-features: install ## feature build on 10M orders vs a DuckDB SQL reference (time, peak memory)
 	$(PY) bench/bench_features.py --orders 10000000 --customers 3500000 --work $(WORK)/bench
+
+.PHONY: mlflow-ui
+mlflow-ui: install ## open the MLflow UI on the local store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db \
+		--default-artifact-root ./mlruns/artifacts --host 127.0.0.1 --port 5000
+
+.PHONY: serve
+serve: install ## start the HTTP API on the demo data (local demo mode, no API key needed)
+	REPURCHASE_DEMO_MODE=true $(BIN)/repurchase serve --host 127.0.0.1 --port 8000
 
 .PHONY: clean
 clean: ## remove generated data, the local MLflow store and caches
