@@ -1,0 +1,5 @@
+"""`python -m repurchase` runs the console command."""
+
+from repurchase.cli import main
+
+main()
