@@ -43,6 +43,12 @@ class FeatureConfig(BaseModel):
         description="Inter-purchase gaps a customer needs before their own median gap is "
         "used as cycle (when products give no days_of_supply for the last purchase).",
     )
+    cycle_sku_min_intervals: int = Field(
+        default=5,
+        ge=1,
+        description="Repeat purchases of a SKU (same customer) needed before its median "
+        "repurchase interval is trusted as the SKU's typical cycle.",
+    )
     default_cycle_days: float = Field(
         default=30.0,
         gt=0,

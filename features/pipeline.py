@@ -11,9 +11,14 @@ import datetime as dt
 import pandas as pd
 
 from features.config import FeatureConfig
+from features.cycle import cycle_features
 from features.errors import InputError
+from features.intervals import interval_features
+from features.mix import category_features, channel_features, discount_features, return_features
 from features.prepared import as_of_timestamp, prepare_orders
 from features.rfm import rfm_features
+from features.segments import lifecycle_stage, rfm_segment
+from features.windows import window_features
 
 # Columns that describe or identify a customer but must not be fed to a model as numbers.
 NON_MODEL_COLUMNS = frozenset({"customer_id", "as_of", "tenure_days"})
@@ -34,13 +39,25 @@ def build_features(
     ``as_of`` is included; nothing after it influences any value.
     """
     config = config or FeatureConfig()
-    del products  # used by the cycle and mix features
     prepared = prepare_orders(orders, as_of)
     if prepared.n_customers == 0:
         raise InputError(f"no paid orders on or before {as_of_timestamp(as_of).date()}")
-    parts = [rfm_features(prepared)]
+    intervals = interval_features(prepared)
+    gap_median = intervals["gap_median"].to_numpy()
+    parts = [
+        pd.DataFrame({"customer_id": pd.Series(prepared.customer_ids, dtype="string")}),
+        rfm_features(prepared),
+        intervals,
+        cycle_features(prepared, products, gap_median, config),
+        window_features(prepared, config),
+        discount_features(prepared, config),
+        channel_features(prepared, config),
+        category_features(prepared, products, config),
+        return_features(prepared),
+    ]
     frame = pd.concat(parts, axis=1)
-    frame.insert(0, "customer_id", pd.Series(prepared.customer_ids, dtype="string"))
+    frame["rfm_segment"] = rfm_segment(frame, config)
+    frame["lifecycle_stage"] = lifecycle_stage(frame, config)
     return frame
 
 

@@ -1,0 +1,159 @@
+"""What and how a customer buys: discounts and price sensitivity, channel and category mix,
+returns.
+
+Price sensitivity tiers by the share of the customer's orders that carried a discount:
+``low`` at or below ``price_sensitivity_low_share``, ``high`` at or above
+``price_sensitivity_high_share``, ``medium`` in between.
+
+Channel (category) shares are the customer's rows in each of the top channels (categories)
+over their rows with a known channel (category); ``*_share_other`` takes the rest. The top
+list is the most used up to as_of, or fixed by ``FeatureConfig.channels``/``categories`` so
+that snapshots at different dates get the same columns.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from features.config import FeatureConfig
+from features.prepared import IntArray, PreparedOrders
+
+PRICE_SENSITIVITY = ("low", "medium", "high")
+
+
+def label_series(codes: np.ndarray, labels: tuple[str, ...]) -> pd.Series:
+    """A string column from integer codes into ``labels`` (cheap for millions of rows)."""
+    int_codes: IntArray = np.asarray(codes, dtype=np.int64)
+    categorical = pd.Categorical.from_codes(int_codes, categories=pd.Index(list(labels)))
+    return pd.Series(categorical).astype("string")
+
+
+def discount_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataFrame:
+    """``discount_total``, ``discount_share`` (discount / gross revenue),
+    ``discounted_order_share`` and ``price_sensitivity``."""
+    n = prepared.n_customers
+    discount_total = np.bincount(prepared.code, weights=prepared.discount, minlength=n)
+    revenue = np.bincount(prepared.code, weights=prepared.amount, minlength=n)
+    n_orders = np.bincount(prepared.code[prepared.order_first], minlength=n)
+    discounted = np.bincount(prepared.code[prepared.order_discounted], minlength=n)
+    gross = revenue + discount_total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        discount_share = np.where(gross > 0, discount_total / gross, 0.0)
+    discounted_share = discounted / n_orders
+    tier = np.where(
+        discounted_share >= config.price_sensitivity_high_share,
+        2,
+        np.where(discounted_share <= config.price_sensitivity_low_share, 0, 1),
+    )
+    return pd.DataFrame(
+        {
+            "discount_total": discount_total,
+            "discount_share": discount_share,
+            "discounted_order_share": discounted_share,
+            "price_sensitivity": label_series(tier, PRICE_SENSITIVITY),
+        }
+    )
+
+
+def channel_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataFrame:
+    """``channel_share_<name>`` for the top channels, ``channel_share_other``, ``n_channels``."""
+    return _mix(
+        prepared,
+        prepared.channel,
+        prepared.channel_names,
+        "channel",
+        config.channels,
+        config.mix_top_channels,
+    )
+
+
+def category_features(
+    prepared: PreparedOrders, products: pd.DataFrame | None, config: FeatureConfig
+) -> pd.DataFrame:
+    """``category_share_<name>`` for the top categories (needs products: ``sku``, ``category``)."""
+    if products is None or "category" not in products.columns or len(prepared.sku_names) == 0:
+        return pd.DataFrame(index=pd.RangeIndex(prepared.n_customers))
+    table = products.drop_duplicates("sku", keep="last")
+    category_of_sku = pd.Series(
+        table["category"].astype("string").to_numpy(), index=pd.Index(table["sku"].astype("string"))
+    ).reindex(prepared.sku_names)
+    sku_category, names = pd.factorize(category_of_sku)
+    padded = np.append(sku_category.astype(np.int64), -1)
+    row_category = padded[np.where(prepared.sku >= 0, prepared.sku, len(sku_category))]
+    return _mix(
+        prepared,
+        row_category,
+        pd.Index(names).astype("string"),
+        "category",
+        config.categories,
+        config.mix_top_categories,
+    )
+
+
+def return_features(prepared: PreparedOrders) -> pd.DataFrame:
+    """Returns up to as_of over all the customer's rows (any status): ``returns_count`` (paid
+    rows with a negative amount, and refunded rows), ``refunded_count``, ``cancelled_count``,
+    ``return_share`` (returns / rows) and ``returned_amount``."""
+    n = prepared.n_customers
+    code, status, amount = prepared.all_code, prepared.all_status, prepared.all_amount
+    returned = ((status == 0) & (amount < 0)) | (status == 1)
+    rows = np.bincount(code, minlength=n)
+    returns_count = np.bincount(code[returned], minlength=n)
+    return pd.DataFrame(
+        {
+            "returns_count": returns_count,
+            "refunded_count": np.bincount(code[status == 1], minlength=n),
+            "cancelled_count": np.bincount(code[status == 2], minlength=n),
+            "return_share": returns_count / rows,
+            "returned_amount": np.bincount(
+                code[returned], weights=np.abs(amount[returned]), minlength=n
+            ).astype(np.float64),
+        }
+    )
+
+
+def _mix(
+    prepared: PreparedOrders,
+    row_codes: IntArray,
+    names: pd.Index,
+    prefix: str,
+    fixed: tuple[str, ...] | None,
+    top: int,
+) -> pd.DataFrame:
+    n = prepared.n_customers
+    known = row_codes >= 0
+    if fixed is None and not known.any():
+        return pd.DataFrame(index=pd.RangeIndex(n))  # no such data at all: no columns
+    if fixed is not None:
+        chosen = list(fixed)
+    else:
+        counts = np.bincount(row_codes[known], minlength=len(names))
+        # most used first; ties by name so the columns do not depend on row order
+        ranking = sorted(range(len(names)), key=lambda i: (-counts[i], str(names[i])))
+        chosen = sorted(str(names[i]) for i in ranking[:top] if counts[i] > 0)
+    slot_of_code = np.full(len(names) + 1, len(chosen), dtype=np.int64)
+    slot_of_code[-1] = -1
+    for slot, name in enumerate(chosen):
+        matches = np.flatnonzero(names == name)
+        slot_of_code[matches] = slot
+    slots = slot_of_code[np.where(known, row_codes, len(names))]
+    width = len(chosen) + 1
+    has = slots >= 0
+    table = np.bincount(prepared.code[has] * width + slots[has], minlength=n * width).reshape(
+        n, width
+    )
+    totals = table.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(totals > 0, table / np.maximum(totals, 1), 0.0)
+    columns = {f"{prefix}_share_{_slug(name)}": shares[:, i] for i, name in enumerate(chosen)}
+    columns[f"{prefix}_share_other"] = shares[:, -1]
+    distinct = pd.Series(prepared.code[known] * (len(names) + 1) + row_codes[known]).unique()
+    columns[f"n_{prefix}s"] = np.bincount(distinct // (len(names) + 1), minlength=n)
+    return pd.DataFrame(columns)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_") or "blank"
