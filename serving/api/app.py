@@ -1,0 +1,125 @@
+"""The FastAPI application factory.
+
+    app = create_app(get_settings())
+
+`create_app` refuses to build an app without API keys unless demo mode is on, opens the
+database (SQLite by default, PostgreSQL when configured), and on start-up applies the
+migrations and loads the model in the background, so `/health` answers at once and `/ready`
+turns 200 when the model is usable.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from features.errors import InputError
+from repurchase.settings import Settings
+from serving.api.deps import AppState, require_key
+from serving.api.metrics import ApiMetrics
+from serving.api.model_holder import ModelHolder, ModelNotLoaded
+from serving.api.routes import contacts, customers, health, model, orders, plan, predict
+from serving.api.security import ApiKeyring
+from serving.store import make_engine, make_session_factory, migrate
+
+log = logging.getLogger(__name__)
+
+API_DESCRIPTION = (
+    "Repurchase forecasts and contact plans for e-commerce brands. Every endpoint except "
+    "`/health`, `/ready` and `/metrics` needs `Authorization: Bearer <API key>`."
+)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    holder: ModelHolder | None = None,
+    policy_path: Path | None = None,
+) -> FastAPI:
+    """Build the API. A given `holder` is used as is (tests); otherwise the configured model
+    is loaded in the background at start-up. `policy_path`: the contact policy TOML."""
+    keyring = ApiKeyring.from_setting(settings.api_keys)
+    if len(keyring) == 0 and not settings.demo_mode:
+        raise InputError(
+            "no API key configured: set REPURCHASE_API_KEYS (comma-separated, `key:admin` for "
+            "an admin key), or REPURCHASE_DEMO_MODE=true for a local demo without keys"
+        )
+    engine = make_engine(settings.resolved_database_url)
+    load_in_background = holder is None
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        keyring=keyring,
+        holder=holder or ModelHolder(settings),
+        metrics=ApiMetrics(),
+        policy=_load_policy(policy_path),
+        open_access=len(keyring) == 0,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.open_access:
+            log.warning("demo mode without API keys: every caller is an admin")
+        migrate(state.engine)
+        if state.holder.info is not None:
+            state.metrics.set_model(state.holder.uri, state.holder.info.version)
+        elif load_in_background:
+            threading.Thread(target=_load_model, args=(state,), daemon=True).start()
+        yield
+        state.engine.dispose()
+
+    app = FastAPI(
+        title="repurchase",
+        description=API_DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.repurchase = state
+    app.middleware("http")(state.metrics.middleware)
+    _add_exception_handlers(app)
+    app.include_router(health.router)
+    for router in (orders, contacts, customers, predict, plan, model):
+        app.include_router(router.router, dependencies=[Depends(require_key)])
+    return app
+
+
+def _load_model(state: AppState) -> None:
+    try:
+        info = state.holder.load()
+    except Exception:  # reported by /ready and the log; the API keeps serving the rest
+        return
+    state.metrics.set_model(info.uri, info.version)
+
+
+def _load_policy(path: Path | None) -> Any | None:
+    try:
+        from serving.policy import load_policy
+    except ImportError:  # pragma: no cover - the policy ships with the package
+        return None
+    return load_policy(path)
+
+
+def _add_exception_handlers(app: FastAPI) -> None:
+    async def input_error(request: Request, exc: Exception) -> JSONResponse:
+        detail = [{"loc": ["body"], "msg": str(exc), "type": "input_error"}]
+        return JSONResponse(status_code=422, content={"detail": detail})
+
+    async def no_model(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": f"no model: {exc}"})
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Only real bugs get here: bad input is answered 422 before any work starts.
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+    app.add_exception_handler(InputError, input_error)
+    app.add_exception_handler(ModelNotLoaded, no_model)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,106 @@
+"""Dependencies as typed aliases, so a route's signature says what it needs.
+
+def read_customer(customer_id: str, session: SessionDep, today: TodayDep) -> ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from repurchase.settings import Settings
+from serving.api.metrics import ApiMetrics
+from serving.api.model_holder import ModelHolder
+from serving.api.security import ApiKeyring, Principal
+
+
+@dataclass
+class AppState:
+    """Everything one app instance owns; kept on ``app.state.repurchase``."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keyring: ApiKeyring
+    holder: ModelHolder
+    metrics: ApiMetrics
+    policy: Any | None  # serving.policy.PolicyConfig; None = the policy's defaults
+    open_access: bool  # demo mode without keys: every caller is an admin
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.repurchase
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One session per request; the route commits, anything uncommitted is rolled back."""
+    with state.sessions() as session:
+        yield session
+
+
+def get_holder(state: StateDep) -> ModelHolder:
+    return state.holder
+
+
+def get_metrics(state: StateDep) -> ApiMetrics:
+    return state.metrics
+
+
+def get_today() -> dt.date:
+    """Today in UTC: the default `as_of` of real-time requests (the only clock read here)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def get_now() -> dt.datetime:
+    """The current UTC time, for audit columns (received_at, scored_at)."""
+    return dt.datetime.now(dt.UTC)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+TodayDep = Annotated[dt.date, Depends(get_today)]
+NowDep = Annotated[dt.datetime, Depends(get_now)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from REPURCHASE_API_KEYS.")
+
+
+def require_key(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, identified by a valid `Authorization: Bearer <key>`; else 401."""
+    if state.open_access:
+        return Principal(role="admin", fingerprint="demo")
+    principal = state.keyring.authenticate(credentials.credentials) if credentials else None
+    if principal is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing or invalid API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_key)]
+
+
+def require_admin(principal: CurrentPrincipal) -> Principal:
+    """The caller, if their key has the admin role; else 403."""
+    if not principal.is_admin:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="admin key required")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,164 @@
+"""All model access of the service: load, hot-swap and score behind one small object.
+
+The model is an MLflow pyfunc (see `training/pyfunc_model.py`): ``predict(orders,
+params={"as_of": "YYYY-MM-DD", "model_version": ...})`` takes canonical order rows of some
+customers and returns one row per customer with the SPEC score columns.
+
+Swapping is lock-free for readers: the loaded model and its description live in one
+immutable `LoadedModel`, and `score` takes a reference to it once. `reload` builds the new
+`LoadedModel` completely before replacing the reference, so in-flight requests finish on the
+old model and no request ever sees a half-loaded one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from repurchase.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# uri -> (pyfunc model, version label)
+ModelLoader = Callable[[str], tuple[Any, str | None]]
+
+
+class ModelNotLoaded(RuntimeError):
+    """No model is loaded yet (or loading failed): model-backed endpoints answer 503."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What GET /v1/model reports."""
+
+    name: str
+    uri: str
+    version: str | None
+    alias: str | None
+    run_id: str | None
+    trained_as_of: str | None
+    loaded_at: dt.datetime
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any
+    info: ModelInfo
+
+
+class ModelHolder:
+    """Holds the model in use; `load`/`reload` replace it atomically, `score` uses it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        uri: str | None = None,
+        loader: ModelLoader | None = None,
+    ) -> None:
+        self.settings = settings
+        self.uri = uri or settings.resolved_model_uri
+        self.loader = loader
+        self._current: LoadedModel | None = None
+        self._reload_lock = threading.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    @property
+    def info(self) -> ModelInfo | None:
+        current = self._current
+        return current.info if current is not None else None
+
+    def load(self) -> ModelInfo:
+        """Load the model behind `uri` (for an alias: the version it points to now)."""
+        with self._reload_lock:
+            try:
+                model, version = self._load_model()
+                info = self._describe(model, version)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                log.warning("could not load model %s: %s", self.uri, self.last_error)
+                raise
+            self._current = LoadedModel(model=model, info=info)
+            self.last_error = None
+            log.info("serving model %s version %s", self.uri, info.version)
+            return info
+
+    def reload(self) -> ModelInfo:
+        """Load the model the URI points to now and swap it in; the old one serves meanwhile."""
+        return self.load()
+
+    def score(self, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+        """Score the customers in `orders` (canonical order rows) as of a date."""
+        current = self._current
+        if current is None:
+            raise ModelNotLoaded(self.last_error or "no model is loaded yet")
+        params = {"as_of": as_of.isoformat(), "model_version": current.info.version or ""}
+        scores = current.model.predict(orders, params=params)
+        return pd.DataFrame(scores)
+
+    # ----------------------------------------------------------------------- loading
+
+    def _load_model(self) -> tuple[Any, str | None]:
+        if self.loader is not None:
+            return self.loader(self.uri)
+        from training.registry import load_scoring_model
+
+        model, version = load_scoring_model(self.settings, self.uri)
+        return model, version
+
+    def _describe(self, model: Any, version: str | None) -> ModelInfo:
+        """Name, alias, run and metrics from the registry when the URI is a registry URI."""
+        name, alias = _name_and_alias(self.uri, self.settings.model_name)
+        run_id = _metadata_run_id(model)
+        metrics: dict[str, float] = {}
+        trained_as_of: str | None = None
+        if self.loader is None:
+            try:
+                from training.tracking import configure_tracking
+
+                client = configure_tracking(self.settings)
+                if self.uri.startswith("models:/") and version is not None:
+                    run_id = client.get_model_version(name, version).run_id or run_id
+                if run_id:
+                    run = client.get_run(run_id)
+                    metrics = {k: float(v) for k, v in run.data.metrics.items()}
+                    trained_as_of = run.data.params.get("as_of")
+            except Exception as exc:  # the registry is optional information here
+                log.warning("model %s loaded, but its registry details are not: %s", self.uri, exc)
+        return ModelInfo(
+            name=name,
+            uri=self.uri,
+            version=version,
+            alias=alias,
+            run_id=run_id,
+            trained_as_of=trained_as_of,
+            loaded_at=dt.datetime.now(dt.UTC),
+            metrics=metrics,
+        )
+
+
+def _name_and_alias(uri: str, default_name: str) -> tuple[str, str | None]:
+    if not uri.startswith("models:/"):
+        return default_name, None
+    ref = uri.removeprefix("models:/")
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return name, alias
+    return ref.split("/", 1)[0], None
+
+
+def _metadata_run_id(model: Any) -> str | None:
+    metadata = getattr(model, "metadata", None)
+    run_id = getattr(metadata, "run_id", None)
+    return str(run_id) if run_id else None

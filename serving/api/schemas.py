@@ -1,0 +1,386 @@
+"""Request and response bodies. Types climb a small ladder per topic:
+``OrderIn -> OrdersIn -> IngestResult``, ``ContactIn -> ContactsIn``,
+``CustomerIn -> CustomerPublic``, ``ScorePublic``, ``PlanItemPublic -> ContactPlanPublic``.
+
+Validation happens here, once, at the edge: a malformed body is answered 422 naming the field
+before any work is done, so nothing downstream can fail with a 500 on bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MAX_BATCH = 5000
+MAX_HISTORY = 5000
+
+Identifier = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$"
+    ),
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=64, pattern=r"^[^\x00-\x1f]*$")
+]
+Channel = Literal["email", "sms", "wechat"]
+Money = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+TagValue = (
+    Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00]*$")]
+    | bool
+    | int
+    | float
+    | None
+)
+
+# pandas stores nanosecond timestamps, which end in 2262; earlier than 1900 is a typo.
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+def _utc_in_range(value: dt.datetime) -> dt.datetime:
+    """Naive means UTC (as in the files); refuse dates pandas cannot hold."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    if not EARLIEST <= aware <= LATEST:
+        raise ValueError("must be between 1900-01-01 and 2200-01-01")
+    return aware.astimezone(dt.UTC)
+
+
+def _date_in_range(value: dt.date | None) -> dt.date | None:
+    if value is not None and not EARLIEST.date() <= value <= LATEST.date():
+        raise ValueError("must be between 1900-01-01 and 2200-01-01")
+    return value
+
+
+# --------------------------------------------------------------------------- orders
+
+
+class OrderBase(BaseModel):
+    """One order line, as in the `orders` input table."""
+
+    customer_id: Identifier
+    ordered_at: dt.datetime = Field(description="ISO 8601; naive means UTC.")
+    amount: Money = Field(description="Net revenue of the line after discounts; negative = return.")
+    order_id: Identifier = Field(description="Lines sharing an order_id are one order.")
+    sku: Identifier | None = None
+    quantity: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
+    discount: float = Field(default=0.0, ge=0, le=1e12, allow_inf_nan=False)
+    channel: ShortText | None = Field(default=None, description="Where the order came from.")
+    status: Literal["paid", "refunded", "cancelled"] = "paid"
+
+    _utc = field_validator("ordered_at")(_utc_in_range)
+
+    @field_validator("channel")
+    @classmethod
+    def _lower_channel(cls, value: str | None) -> str | None:
+        return value.lower() or None if value is not None else None
+
+
+class OrderIn(OrderBase):
+    """An order line posted by a CRM (idempotent on order_id + sku)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "c-1001",
+                    "ordered_at": "2025-03-01T10:15:00+08:00",
+                    "amount": 59.0,
+                    "order_id": "o-77812",
+                    "sku": "vitamin-d-60",
+                    "quantity": 2,
+                    "discount": 5.0,
+                    "channel": "wecom",
+                    "status": "paid",
+                }
+            ]
+        }
+    )
+
+
+class OrdersIn(BaseModel):
+    """A batch of order lines; `as_of` is the scoring date (default: today, UTC)."""
+
+    orders: list[OrderIn] = Field(min_length=1, max_length=MAX_BATCH)
+    as_of: dt.date | None = Field(default=None, description="Score as of this date (YYYY-MM-DD).")
+
+    _as_of = field_validator("as_of")(_date_in_range)
+
+
+ScoringStatus = Literal["updated", "unchanged", "no_model", "failed"]
+
+
+class IngestResult(BaseModel):
+    """What an ingest did. A 2xx means every accepted row is durably stored."""
+
+    received: int
+    inserted: int
+    duplicates: int
+    customers: list[str] = Field(description="Customers that got new rows.")
+    scoring: ScoringStatus = Field(
+        description="updated: their scores and plan were refreshed; unchanged: nothing new; "
+        "no_model: stored, but no model is loaded; failed: stored, scoring failed (logged)."
+    )
+    model_version: str | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "received": 2,
+                    "inserted": 1,
+                    "duplicates": 1,
+                    "customers": ["c-1001"],
+                    "scoring": "updated",
+                    "model_version": "3",
+                }
+            ]
+        }
+    )
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+class ContactIn(BaseModel):
+    """A touch: a message sent to a customer (counts for caps and spacing)."""
+
+    customer_id: Identifier
+    contacted_at: dt.datetime = Field(description="ISO 8601; naive means UTC.")
+    channel: ShortText | None = None
+    campaign: Identifier | None = None
+
+    _utc = field_validator("contacted_at")(_utc_in_range)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "c-1001",
+                    "contacted_at": "2025-03-05T11:00:00+08:00",
+                    "channel": "wechat",
+                    "campaign": "spring-replenish",
+                }
+            ]
+        }
+    )
+
+
+class ContactsIn(BaseModel):
+    """A batch of touches (a re-sent touch is stored once)."""
+
+    contacts: list[ContactIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ContactsResult(BaseModel):
+    """What recording touches did."""
+
+    received: int
+    inserted: int
+    duplicates: int
+
+
+# --------------------------------------------------------------------------- customers
+
+
+class CustomerBase(BaseModel):
+    """A customer's contact permissions and attributes (PUT replaces them all)."""
+
+    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone.")
+    consent_email: bool = False
+    consent_sms: bool = False
+    consent_wechat: bool = False
+    preferred_channel: Channel | None = None
+    birthday: dt.date | None = None
+    tags: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], TagValue] = Field(
+        default_factory=dict, max_length=50
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
+        return value
+
+    _birthday = field_validator("birthday")(_date_in_range)
+
+
+class CustomerIn(CustomerBase):
+    """Body of PUT /v1/customers/{customer_id}."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "timezone": "Asia/Shanghai",
+                    "consent_email": False,
+                    "consent_sms": True,
+                    "consent_wechat": True,
+                    "preferred_channel": "wechat",
+                    "birthday": "1990-05-17",
+                    "tags": {"store": "shanghai-1", "vip": True},
+                }
+            ]
+        }
+    )
+
+
+class ScorePublic(BaseModel):
+    """A customer's forecast: the SPEC score columns."""
+
+    customer_id: str
+    as_of: dt.date
+    p_buy_7d: Probability
+    p_buy_14d: Probability
+    p_buy_30d: Probability
+    p_buy_60d: Probability
+    p_buy_90d: Probability
+    next_purchase_date: dt.date | None = None
+    next_purchase_low: dt.date | None = None
+    next_purchase_high: dt.date | None = None
+    p_churn: Probability
+    predicted_value_365d: float
+    rfm_segment: str | None = None
+    lifecycle_stage: str | None = None
+    price_sensitivity: str | None = None
+    depletion_date: dt.date | None = None
+    reasons: str | None = None
+    model_version: str | None = None
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PlanItemPublic(BaseModel):
+    """One planned contact: the SPEC plan columns."""
+
+    customer_id: str
+    contact_on: dt.date
+    send_at: str | None = Field(
+        default=None, description="Timestamp with offset; empty for hold-out."
+    )
+    channel: str | None = None
+    action: str | None = None
+    offer: str | None = None
+    priority: float
+    expected_value: float
+    reasons: str | None = None
+    holdout: bool
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CustomerPublic(CustomerBase):
+    """A customer's attributes, current score and next recommended contact."""
+
+    customer_id: str
+    known: bool = Field(description="False when only orders (no attributes) were ever posted.")
+    score: ScorePublic | None = None
+    next_contact: PlanItemPublic | None = None
+
+
+# --------------------------------------------------------------------------- predict
+
+
+class HistoryOrderIn(BaseModel):
+    """One line of the order history posted to /v1/predict (customer_id is implied)."""
+
+    ordered_at: dt.datetime
+    amount: Money
+    order_id: Identifier | None = None
+    sku: Identifier | None = None
+    quantity: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
+    discount: float = Field(default=0.0, ge=0, le=1e12, allow_inf_nan=False)
+    channel: ShortText | None = None
+    status: Literal["paid", "refunded", "cancelled"] = "paid"
+
+    _utc = field_validator("ordered_at")(_utc_in_range)
+
+
+class PredictIn(BaseModel):
+    """A customer's history in, a score and a recommendation out; nothing is stored."""
+
+    customer_id: Identifier = "anonymous"
+    as_of: dt.date | None = Field(default=None, description="Default: today (UTC).")
+    orders: list[HistoryOrderIn] = Field(min_length=1, max_length=MAX_HISTORY)
+    customer: CustomerBase | None = Field(default=None, description="Consent and time zone.")
+    contacts: list[dt.datetime] = Field(
+        default_factory=list, max_length=1000, description="Past touch times (caps, spacing)."
+    )
+
+    _as_of = field_validator("as_of")(_date_in_range)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "c-1001",
+                    "as_of": "2025-04-01",
+                    "orders": [
+                        {"ordered_at": "2025-01-03", "amount": 59.0, "sku": "vitamin-d-60"},
+                        {"ordered_at": "2025-02-02", "amount": 61.0, "sku": "vitamin-d-60"},
+                    ],
+                    "customer": {"timezone": "Asia/Shanghai", "consent_wechat": True},
+                }
+            ]
+        }
+    )
+
+
+class PredictOut(BaseModel):
+    """The stateless forecast and, when the policy allows one, the next contact."""
+
+    score: ScorePublic
+    recommendation: PlanItemPublic | None = None
+
+
+# --------------------------------------------------------------------------- plan, model, health
+
+
+class ContactPlanPublic(BaseModel):
+    """Whom to contact on a date, highest priority first."""
+
+    date: dt.date
+    channel: Channel | None = None
+    count: int
+    items: list[PlanItemPublic]
+
+
+class ModelPublic(BaseModel):
+    """The model in use."""
+
+    name: str
+    uri: str
+    version: str | None = None
+    alias: str | None = None
+    run_id: str | None = None
+    trained_as_of: str | None = None
+    loaded_at: dt.datetime
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class HealthPublic(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadyPublic(BaseModel):
+    """Readiness: can this instance answer model-backed requests now?"""
+
+    status: Literal["ready", "not_ready"]
+    database: bool
+    model: bool
+    model_version: str | None = None
+    detail: str | None = None
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A model as plain Python values (used to hand bodies to library code)."""
+    return model.model_dump()

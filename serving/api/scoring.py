@@ -1,0 +1,140 @@
+"""What the model-backed endpoints do, as plain functions (callable from a test or a notebook).
+
+- `refresh_customers`: after new orders, re-score those customers from everything stored
+  about them and replace their rows in the plan;
+- `predict_customer`: the stateless version for one posted history (nothing is stored).
+
+Plans made here cover only the customers just scored, so `[daily_capacity]` (a limit across
+all customers) is enforced by the nightly batch plan, not by these per-customer refreshes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from serving.api.model_holder import ModelHolder, ModelNotLoaded
+from serving.store import repository as repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """How re-scoring went: `updated`, `no_model` or `failed` (orders are stored regardless)."""
+
+    status: str
+    scored: int
+    model_version: str | None
+
+
+def refresh_customers(
+    session: Session,
+    holder: ModelHolder,
+    customer_ids: list[str],
+    *,
+    as_of: dt.date,
+    policy: Any | None,
+    now: dt.datetime,
+) -> RefreshOutcome:
+    """Re-score `customer_ids` from their stored orders and replace their planned contacts."""
+    info = holder.info
+    if not customer_ids:
+        return RefreshOutcome("unchanged", 0, info.version if info else None)
+    if info is None:
+        return RefreshOutcome("no_model", 0, None)
+    orders = repo.orders_for_customers(session, customer_ids)
+    try:
+        scores = holder.score(orders, as_of)
+        repo.save_scores(session, scores, scored_at=now)
+        plan = plan_customers(
+            scores,
+            as_of=as_of,
+            orders=orders,
+            customers=repo.customers_frame(session, customer_ids),
+            contacts=repo.contacts_for_customers(session, customer_ids),
+            policy=policy,
+        )
+        if plan is not None:
+            repo.replace_plan(session, plan, as_of=as_of, planned_at=now, customer_ids=customer_ids)
+        session.commit()
+    except ModelNotLoaded:
+        session.rollback()
+        return RefreshOutcome("no_model", 0, None)
+    except Exception:
+        # The orders are committed already; a scoring bug must not make ingestion fail.
+        session.rollback()
+        log.exception("re-scoring %d customers failed", len(customer_ids))
+        return RefreshOutcome("failed", 0, info.version)
+    return RefreshOutcome("updated", len(scores), info.version)
+
+
+def predict_customer(
+    holder: ModelHolder,
+    orders: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    customers: pd.DataFrame | None,
+    contacts: pd.DataFrame | None,
+    policy: Any | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Score one customer's posted history; return the score row and the next contact."""
+    scores = holder.score(orders, as_of)
+    if scores.empty:
+        raise ModelNotLoaded("the model returned no score for this history")
+    plan = plan_customers(
+        scores, as_of=as_of, orders=orders, customers=customers, contacts=contacts, policy=policy
+    )
+    score_row = _plain(scores.iloc[0].to_dict())
+    if plan is None or plan.empty:
+        return score_row, None
+    first = plan.sort_values("contact_on", kind="stable").iloc[0].to_dict()
+    return score_row, _plain(first)
+
+
+def plan_customers(
+    scores: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    contacts: pd.DataFrame | None,
+    policy: Any | None,
+) -> pd.DataFrame | None:
+    """The contact plan for scored customers (None when the policy package is unavailable)."""
+    try:
+        from serving.policy import build_plan
+    except ImportError:  # pragma: no cover - the policy ships with the package
+        log.warning("serving.policy is not available: no contact plan")
+        return None
+    if contacts is not None and contacts.empty:
+        contacts = None
+    plan: pd.DataFrame = build_plan(
+        scores, as_of=as_of, orders=orders, customers=customers, contacts=contacts, policy=policy
+    )
+    return plan
+
+
+def _plain(row: dict[Any, Any]) -> dict[str, Any]:
+    """Missing values (NaN, NaT, pd.NA, '') as None; timestamps with offset as ISO text."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        key = str(key)
+        if _missing(value):
+            out[key] = None
+        elif key == "send_at" and isinstance(value, pd.Timestamp | dt.datetime):
+            out[key] = value.isoformat()
+        else:
+            out[key] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+def _missing(value: Any) -> bool:
+    if value is None or (isinstance(value, str) and value == ""):
+        return True
+    return not isinstance(value, str | list | dict) and bool(pd.isna(value))
