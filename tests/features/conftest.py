@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,12 @@ def make_orders(rows: list[dict[str, object]]) -> pd.DataFrame:
     out["sku"] = (
         frame["sku"].astype("string") if "sku" in frame else pd.Series([pd.NA] * n, dtype="string")
     )
-    out["quantity"] = frame["quantity"].astype("float64") if "quantity" in frame else 1.0
-    out["discount"] = frame["discount"].astype("float64") if "discount" in frame else 0.0
+    out["quantity"] = (
+        frame["quantity"].astype("float64").fillna(1.0) if "quantity" in frame else 1.0
+    )
+    out["discount"] = (
+        frame["discount"].astype("float64").fillna(0.0) if "discount" in frame else 0.0
+    )
     out["channel"] = (
         frame["channel"].astype("string")
         if "channel" in frame
@@ -48,6 +53,45 @@ def make_orders(rows: list[dict[str, object]]) -> pd.DataFrame:
         else pd.Series(["paid"] * n, dtype="string")
     )
     return out
+
+
+START = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def days_to_orders(days_by_customer: dict[str, list[int]], amount: float = 10.0) -> pd.DataFrame:
+    """Canonical orders: one paid order of `amount` per listed day offset from 2024-01-01."""
+    rows = [
+        (customer, START + pd.Timedelta(days=day, hours=12), amount)
+        for customer, days in days_by_customer.items()
+        for day in days
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "amount"])
+    n = len(frame)
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype("string"),
+            "ordered_at": frame["ordered_at"].astype("datetime64[ns, UTC]"),
+            "amount": frame["amount"].astype("float64"),
+            "order_id": pd.Series([f"o{i}" for i in range(n)], dtype="string"),
+            "sku": pd.Series([pd.NA] * n, dtype="string"),
+            "quantity": 1.0,
+            "discount": 0.0,
+            "channel": pd.Series([pd.NA] * n, dtype="string"),
+            "status": pd.Series(["paid"] * n, dtype="string"),
+        }
+    )
+
+
+@pytest.fixture
+def orders_on_days() -> Callable[..., pd.DataFrame]:
+    """``orders_on_days({"a": [0, 10]})``: one paid order per day offset from 2024-01-01."""
+    return days_to_orders
+
+
+@pytest.fixture
+def orders_from_rows() -> Callable[[list[dict[str, object]]], pd.DataFrame]:
+    """``orders_from_rows([{...}, ...])``: a canonical orders frame from dicts."""
+    return make_orders
 
 
 @pytest.fixture(scope="session")
