@@ -1,0 +1,271 @@
+"""`build_plan`: scores + history + policy -> whom to contact, when, how, and why.
+
+The steps, all vectorised (one pass over the customers; loops run over time zones, channels or
+days, never over customers):
+
+1. action and wished-for day per customer (:mod:`serving.policy.offers`);
+2. the earliest day/instant the do-not-disturb rules allow (:mod:`serving.policy.rules`);
+   the contact day is the later of the two, and the send time the first whole hour inside the
+   customer's allowed local hours on or after both;
+3. only contacts inside the plan - local ``contact_on`` and the UTC day of ``send_at`` in
+   ``(as_of, as_of + plan_days]`` - and on a consented channel survive;
+4. the hold-out (:mod:`serving.policy.holdout`) is drawn among the planned customers: they are
+   listed with ``holdout = true``, no channel and no ``send_at``, and never take capacity;
+5. daily capacity per channel (:mod:`serving.policy.capacity`).
+
+One contact per customer per plan: the plan is rebuilt as new orders and touches arrive, so the
+next contact is decided with what happened after this one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from features.errors import InputError
+from serving.policy.capacity import apply_capacity
+from serving.policy.config import PolicyConfig
+from serving.policy.holdout import is_holdout
+from serving.policy.offers import NO_ACTION, choose_action, choose_offer, contact_value
+from serving.policy.rules import (
+    choose_channel,
+    day_after,
+    earliest_contact,
+    format_with_offset,
+    last_paid_order_at,
+    send_slots,
+    to_utc,
+    touch_history,
+)
+
+PLAN_COLUMNS = [
+    "customer_id",
+    "contact_on",
+    "send_at",
+    "channel",
+    "action",
+    "offer",
+    "priority",
+    "expected_value",
+    "reasons",
+    "holdout",
+]
+SCORE_COLUMNS_USED = [
+    "customer_id",
+    "p_buy_30d",
+    "next_purchase_date",
+    "predicted_value_365d",
+    "rfm_segment",
+    "lifecycle_stage",
+    "price_sensitivity",
+    "depletion_date",
+]
+_ACTION_WORDS = {
+    "winback": "win-back: valuable customer slipping away",
+    "replenish_reminder": "replenish: last purchase runs out around ",
+    "first_repeat_nudge": "first repeat: new customer after the first order",
+    "vip_care": "VIP care: important-value customer, next purchase expected around ",
+    "promo_notice": "promotion (rare): price-sensitive, next purchase expected around ",
+    "purchase_reminder": "reminder: next purchase expected around ",
+}
+_OFFER_WORDS = {
+    "none": "no discount for a low-sensitivity high spender",
+    "content": "product-value content",
+    "high_threshold_coupon": "high-threshold coupon for a high-value customer",
+    "coupon": "coupon for a price-sensitive customer",
+}
+_DELAY_WORDS = {
+    "quiet_period": "moved after the quiet period following the last order",
+    "spacing": "moved to keep the spacing after the last touch",
+    "contact_cap": "moved to respect the 30-day contact cap",
+}
+
+
+def build_plan(
+    scores: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    contacts: pd.DataFrame | None = None,
+    policy: PolicyConfig | None = None,
+) -> pd.DataFrame:
+    """The contact plan for ``(as_of, as_of + plan_days]``, highest priority first per day.
+
+    `scores` needs ``customer_id``, ``p_buy_30d``, ``next_purchase_date``,
+    ``predicted_value_365d``, ``rfm_segment``, ``lifecycle_stage``, ``price_sensitivity``,
+    ``depletion_date`` (other SPEC score columns are used when present: ``reasons``).
+    `orders` is the canonical orders frame (only each customer's last paid order up to
+    `as_of` is used, for the quiet period); `customers`/`contacts` as read by
+    ``read_customers``/``read_contacts``. Returns the SPEC plan columns in order.
+    """
+    policy = policy or PolicyConfig()
+    scores = _normalised_scores(scores)
+    ids = scores["customer_id"]
+    last_order_at = last_paid_order_at(orders, as_of, ids)
+    last_touch_at, cap_touch_at = touch_history(contacts, as_of, ids, policy)
+    bounds = earliest_contact(
+        as_of=as_of,
+        last_order_at=last_order_at,
+        last_touch_at=last_touch_at,
+        cap_touch_at=cap_touch_at,
+        policy=policy,
+    )
+    action, wanted_day = choose_action(
+        scores, as_of=as_of, last_order_at=last_order_at, last_touch_at=last_touch_at, policy=policy
+    )
+    channel, zone = choose_channel(ids, customers, policy)
+
+    earliest_day = bounds["earliest_day"].to_numpy("datetime64[D]")
+    target_day = np.maximum(wanted_day, earliest_day)
+    contact_day, send_local = send_slots(
+        target_day, bounds["earliest_at"].to_numpy("datetime64[ns]"), zone, policy.allowed_hours
+    )
+    work = pd.DataFrame(
+        {
+            # Scores are sorted by customer_id, so the row number breaks priority ties
+            # reproducibly without comparing strings.
+            "row": np.arange(len(scores)),
+            "contact_day": contact_day,
+            "send_local": send_local,
+            "zone": zone,
+            "channel": channel,
+            "action": action,
+            "delayed_by": np.where(
+                target_day > wanted_day, bounds["blocked_by"].to_numpy(dtype=object), ""
+            ),
+        }
+    )
+    work["offer"] = choose_offer(scores, action, policy)
+    work["expected_value"], work["priority"] = contact_value(scores, action, policy)
+    work["holdout"] = False
+    planned = (action != NO_ACTION) & ~np.isnat(wanted_day) & ~bounds["never"].to_numpy()
+    planned &= channel != ""  # "" = customers table known, no consented channel
+    planned &= work["expected_value"].to_numpy() >= policy.min_expected_value
+    work = work.loc[planned]
+
+    last_day = np.datetime64(as_of, "D") + np.timedelta64(policy.plan_days, "D")
+    work = _inside_plan(work, as_of=as_of, last_day=last_day)
+    work["holdout"] = is_holdout(
+        scores["customer_id"].iloc[work["row"].to_numpy()],
+        policy.holdout_fraction,
+        policy.holdout_salt,
+    )
+    work = apply_capacity(work, last_day=last_day, policy=policy)
+    work = _inside_plan(work, as_of=as_of, last_day=last_day)
+    return _finish(work, scores.iloc[work["row"].to_numpy()].reset_index(drop=True))
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _normalised_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in SCORE_COLUMNS_USED if c not in scores.columns]
+    if missing:
+        raise InputError(f"scores lack required column '{missing[0]}'", column=missing[0])
+    out = scores.assign(customer_id=scores["customer_id"].astype("string"))
+    out = out.drop_duplicates("customer_id", keep="last").sort_values("customer_id")
+    out = out.reset_index(drop=True)
+    for column in ("next_purchase_date", "depletion_date"):
+        out[column] = _as_day(out[column], column)
+    if "reasons" not in out.columns:
+        out["reasons"] = pd.NA
+    return out
+
+
+def _as_day(values: pd.Series, column: str) -> pd.Series:
+    """Dates from text, dates or timestamps (any zone) -> naive day timestamps, NaT if empty."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.Series(values)
+        if parsed.dt.tz is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        text = values.astype("string").str.strip()
+        text = text.mask(text == "")
+        parsed = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        bad = parsed.isna() & text.notna()
+        if bad.any():
+            example = text[bad].iloc[0]
+            raise InputError(f"scores: '{example}' is not a date (YYYY-MM-DD)", column=column)
+    return parsed.dt.floor("D").astype("datetime64[ns]")
+
+
+def _inside_plan(work: pd.DataFrame, *, as_of: dt.date, last_day: np.datetime64) -> pd.DataFrame:
+    """Keep contacts whose local day and UTC send day both lie in (as_of, as_of + plan_days]."""
+    send_utc = to_utc(
+        work["send_local"].to_numpy("datetime64[ns]"), work["zone"].to_numpy(dtype=object)
+    )
+    utc_day = send_utc.astype("datetime64[D]")
+    local_day = work["contact_day"].to_numpy("datetime64[D]")
+    first_day = day_after(as_of)
+    inside = (local_day >= first_day) & (local_day <= last_day)
+    inside &= (utc_day >= first_day) & (utc_day <= last_day)
+    return work.assign(send_utc=send_utc).loc[inside]
+
+
+def _finish(work: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    holdout = work["holdout"].to_numpy(dtype=bool)
+    send_text = format_with_offset(
+        work["send_local"].to_numpy("datetime64[ns]"), work["send_utc"].to_numpy("datetime64[ns]")
+    )
+    work = work.reset_index(drop=True)
+    plan = pd.DataFrame(
+        {
+            "customer_id": scores["customer_id"].astype("string"),
+            "contact_on": pd.Series(work["contact_day"].to_numpy("datetime64[D]"), index=work.index)
+            .astype("datetime64[s]")
+            .dt.date,
+            "send_at": send_text.mask(holdout),
+            "channel": work["channel"].astype("string").mask(holdout),
+            "action": work["action"].astype("string"),
+            "offer": work["offer"].astype("string"),
+            "priority": work["priority"].astype(float),
+            "expected_value": work["expected_value"].astype(float),
+            "reasons": _reasons(work, scores),
+            "holdout": holdout,
+        },
+        index=work.index,
+    )
+    plan = plan.assign(_row=work["row"]).sort_values(
+        ["contact_on", "holdout", "priority", "_row"],
+        ascending=[True, True, False, True],
+        kind="stable",
+    )
+    return plan.reset_index(drop=True)[PLAN_COLUMNS]
+
+
+def _reasons(work: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
+    """The why of each row, in words, built column-wise (no per-row formatting)."""
+    action = work["action"].astype("string")
+    text = action.map(_ACTION_WORDS).astype("string")
+    when = pd.Series(
+        np.where(
+            action == "replenish_reminder",
+            scores["depletion_date"].dt.strftime("%Y-%m-%d").fillna(""),
+            scores["next_purchase_date"].dt.strftime("%Y-%m-%d").fillna(""),
+        ),
+        index=work.index,
+        dtype="string",
+    )
+    wants_date = text.str.endswith("around ")
+    text = text.where(~wants_date, text + when)
+    p = pd.to_numeric(scores["p_buy_30d"], errors="coerce").fillna(0.0)
+    value = pd.to_numeric(scores["predicted_value_365d"], errors="coerce").fillna(0.0)
+    text = (
+        text
+        + "; "
+        + (p * 100).round().astype(int).astype("string")
+        + "% chance to buy within 30 days, predicted 365-day value "
+        + value.round().astype(int).astype("string")
+        + "; offer: "
+        + work["offer"].map(_OFFER_WORDS).astype("string")
+    )
+    delay = work["delayed_by"].map(_DELAY_WORDS).astype("string")
+    text = text.where(delay.isna(), text + "; " + delay)
+    model = scores["reasons"].astype("string").str.strip()
+    text = text.where(model.isna() | (model == ""), text + "; model: " + model)
+    held = work["holdout"].to_numpy(dtype=bool)
+    text = text.where(~held, "hold-out (control group, do not contact); " + text)
+    return text
