@@ -169,14 +169,14 @@ def _normalised_scores(scores: pd.DataFrame) -> pd.DataFrame:
     out = out.drop_duplicates("customer_id", keep="last").sort_values("customer_id")
     out = out.reset_index(drop=True)
     for column in ("next_purchase_date", "depletion_date"):
-        out[column] = _as_day(out[column], column)
+        out[column] = as_day(out[column], column)
     if "reasons" not in out.columns:
         out["reasons"] = pd.NA
     return out
 
 
-def _as_day(values: pd.Series, column: str) -> pd.Series:
-    """Dates from text, dates or timestamps (any zone) -> naive day timestamps, NaT if empty."""
+def as_day(values: pd.Series, column: str) -> pd.Series:
+    """Score dates from text, dates or timestamps (any zone) -> naive day timestamps, NaT if empty."""
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.Series(values)
         if parsed.dt.tz is not None:
