@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.config import FeatureConfig
 from features.prepared import IntArray, PreparedOrders
@@ -26,9 +27,10 @@ PRICE_SENSITIVITY = ("low", "medium", "high")
 
 def label_series(codes: np.ndarray, labels: tuple[str, ...]) -> pd.Series:
     """A string column from integer codes into ``labels`` (cheap for millions of rows)."""
-    int_codes: IntArray = np.asarray(codes, dtype=np.int64)
-    categorical = pd.Categorical.from_codes(int_codes, categories=pd.Index(list(labels)))
-    return pd.Series(categorical).astype("string")
+    dictionary = pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(list(labels), type=pa.string())
+    )
+    return pd.Series(pd.array(dictionary.cast(pa.string()), dtype="string"))
 
 
 def discount_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataFrame:
