@@ -13,10 +13,12 @@ import pandas as pd
 
 # Hour-of-day weights for online shopping in China: a lunch bump and an evening peak
 # (20-23h), very little at night.
-_HOUR_WEIGHTS = np.array(
-    [2, 1, 0.5, 0.3, 0.2, 0.3, 0.8, 1.5, 2.5, 3.5, 4, 4.5,
-     5.5, 5, 4, 3.8, 4, 4.2, 4.5, 5.5, 7, 7.5, 6.5, 4]  # fmt: skip
-)
+# fmt: off
+_HOUR_WEIGHTS = np.array([
+    2, 1, 0.5, 0.3, 0.2, 0.3, 0.8, 1.5, 2.5, 3.5, 4, 4.5,  # 00-11h
+    5.5, 5, 4, 3.8, 4, 4.2, 4.5, 5.5, 7, 7.5, 6.5, 4,  # 12-23h
+])
+# fmt: on
 _HOUR_CDF = np.cumsum(_HOUR_WEIGHTS) / _HOUR_WEIGHTS.sum()
 _SECONDS_PER_DAY = 86_400
 
@@ -32,14 +34,14 @@ def office_time_of_day(rng: np.random.Generator, n: int, first_hour: float = 9.5
     return (first_hour + rng.random(n) * (20.5 - first_hour)) / 24.0
 
 
-def local_days_to_utc(start: dt.date, days: np.ndarray, timezone: np.ndarray) -> np.ndarray:
+def local_days_to_utc(start: dt.date, days: np.ndarray, timezone: pd.Categorical) -> np.ndarray:
     """`datetime64[s]` UTC instants of local times given as days since `start` midnight."""
     seconds = np.round(np.asarray(days, dtype=float) * _SECONDS_PER_DAY).astype(np.int64)
     local = np.datetime64(start, "s") + seconds.astype("timedelta64[s]")
     out = np.empty(len(local), dtype="datetime64[s]")
-    zones = pd.Series(timezone).astype("category")
-    for code, zone in enumerate(zones.cat.categories):
-        mask = zones.cat.codes.to_numpy() == code
+    codes = np.asarray(timezone.codes)
+    for code, zone in enumerate(timezone.categories):
+        mask = codes == code
         stamps = pd.DatetimeIndex(local[mask]).tz_localize(
             str(zone), ambiguous=np.zeros(int(mask.sum()), dtype=bool), nonexistent="shift_forward"
         )
@@ -47,6 +49,8 @@ def local_days_to_utc(start: dt.date, days: np.ndarray, timezone: np.ndarray) ->
     return out
 
 
-def iso_utc(instants: np.ndarray) -> np.ndarray:
-    """ISO 8601 text with a `Z` suffix, e.g. `2026-06-18T12:30:05Z`."""
-    return np.datetime_as_string(instants.astype("datetime64[s]"), unit="s", timezone="UTC")
+def zone_of(customers: pd.DataFrame, rows: np.ndarray) -> pd.Categorical:
+    """The (categorical) time zone of the customers at positions `rows`."""
+    zones = customers["timezone"].array
+    assert isinstance(zones, pd.Categorical)
+    return pd.Categorical.from_codes(np.asarray(zones.codes)[rows], categories=zones.categories)

@@ -56,6 +56,7 @@ SECOND_CATEGORY_SHARE = 0.22  # consumable customers who also use a second categ
 ONE_AND_DONE_SHARE = 0.30  # customers who never come back after the first order
 MEAN_LIFETIME_DAYS = 480.0  # mean time to lapse for the others (exponential)
 EVENT_ACQUISITION_SHARE = 0.12  # customers won during a sale window
+MIN_CYCLE_DAYS = 14.0  # a regular basket lasts at least this long
 
 
 def draw_customers(
@@ -80,20 +81,30 @@ def draw_customers(
     # usage rate: units used per label-day; lognormal around 1 (slow and heavy users)
     frame["usage_rate"] = np.clip(np.exp(rng.normal(0.0, 0.25, n)), 0.5, 2.0).round(3)
     # regularity: log-scale sd of intervals around the run-out time (about their CV)
-    frame["regularity"] = (0.04 + 0.42 * rng.beta(2.0, 6.0, n)).round(3)
+    frame["regularity"] = (0.03 + 0.30 * rng.beta(2.0, 5.0, n)).round(3)
     frame["price_sensitivity_score"] = _sensitivity_score(rng, frame["value_level"].to_numpy())
     tier = np.searchsorted(np.array(SENSITIVITY_CUTS), frame["price_sensitivity_score"], "right")
     frame["price_sensitivity"] = SENSITIVITY_TIERS[tier]
 
     dos = catalog["days_of_supply"].to_numpy()
+    usage = frame["usage_rate"].to_numpy()
     main_code = frame["main_sku_code"].to_numpy()
     consumable = frame["main_category"].to_numpy() != "gadgets"
-    cycle = frame["usual_quantity"] * dos[main_code] / frame["usage_rate"]
-    frame["true_cycle_days"] = np.where(consumable, cycle, np.nan).round(2)
+    main_dos = np.where(consumable, dos[main_code], 30.0)
+    quantity = _enough_for_a_fortnight(frame["usual_quantity"].to_numpy(), main_dos, usage)
+    frame["usual_quantity"] = quantity
+    frame["true_cycle_days"] = np.where(consumable, quantity * main_dos / usage, np.nan).round(2)
     second = frame["secondary_sku_code"].to_numpy()
-    second_cycle = frame["usual_quantity"] * dos[np.clip(second, 0, None)] / frame["usage_rate"]
+    second_dos = dos[np.clip(second, 0, None)]
+    second_quantity = _enough_for_a_fortnight(frame["usual_quantity"].to_numpy(), second_dos, usage)
+    frame["secondary_quantity"] = np.where(second >= 0, second_quantity, 0)
+    second_cycle = second_quantity * second_dos / usage
     frame["secondary_cycle_days"] = np.where(second >= 0, second_cycle, np.nan).round(2)
     _add_lifetimes(rng, frame)
+    # text columns as categoricals: they are looked up per order line many times
+    for column in ("acquisition_channel", "timezone", "main_category", "price_sensitivity",
+                   "value_level", "preferred_channel"):  # fmt: skip
+        frame[column] = frame[column].astype("category")
     return frame
 
 
@@ -185,6 +196,14 @@ def _usual_quantity(rng: np.random.Generator, value_level: np.ndarray) -> np.nda
     medium = np.where(u < 0.45, 1, 2)
     high = np.where(u < 0.55, 2, 3)
     return np.select([value_level == "low", value_level == "medium"], [1, medium], high)
+
+
+def _enough_for_a_fortnight(
+    quantity: np.ndarray, days_of_supply: np.ndarray, usage_rate: np.ndarray
+) -> np.ndarray:
+    """Nobody reorders small packs every few days: baskets last at least MIN_CYCLE_DAYS."""
+    needed = np.ceil(MIN_CYCLE_DAYS * usage_rate / days_of_supply).astype(np.int64)
+    return np.maximum(quantity, needed)
 
 
 def _sensitivity_score(rng: np.random.Generator, value_level: np.ndarray) -> np.ndarray:

@@ -17,9 +17,12 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from repurchase.sample_shop.clock import iso_utc, local_days_to_utc, shopping_time_of_day
+from repurchase.sample_shop.clock import local_days_to_utc, shopping_time_of_day, zone_of
 from repurchase.sample_shop.events import SaleCalendar
+from repurchase.sample_shop.files import categorical
 from repurchase.sample_shop.purchases import StreamHistory
 
 BUNDLE_DAYS = 4.0
@@ -28,6 +31,8 @@ CANCELLED_SHARE, REFUNDED_SHARE = 0.015, 0.02
 RETURN_SHARE_GADGET, RETURN_SHARE_CONSUMABLE = 0.07, 0.006
 SECOND_GADGET_SHARE, SECOND_GADGET_MEAN_DAYS = 0.25, 240.0
 ORDER_CHANNELS = np.array(["web", "wecom", "tmall", "jd", "douyin"])
+STATUSES = np.array(["paid", "refunded", "cancelled"])
+STATUS_PAID, STATUS_REFUNDED, STATUS_CANCELLED = 0, 1, 2
 # where a customer acquired through each channel usually orders after the first order
 _HOME_CHANNEL = {
     "wecom": "wecom",
@@ -36,17 +41,6 @@ _HOME_CHANNEL = {
     "tmall": "tmall",
     "douyin": "douyin",
 }
-_ORDER_COLUMNS = [
-    "order_id",
-    "customer_id",
-    "ordered_at",
-    "sku",
-    "quantity",
-    "amount",
-    "discount",
-    "channel",
-    "status",
-]
 
 
 def durable_purchases(
@@ -83,28 +77,62 @@ def build_orders(
     start: dt.date,
     period_days: float,
 ) -> pd.DataFrame:
-    """The public orders table (one row per order line), sorted by time."""
+    """The public orders table (one row per order line), sorted by time.
+
+    Text columns are categoricals and `ordered_at` is `datetime64[s, UTC]`, so a million
+    customers' orders stay cheap in memory; `write_shop` renders them as text.
+    """
     main, second, durable = histories
     lines = _bundle(main, second, durable)
     lines = _add_gadget_add_ons(rng, lines, customers)
     orders = _order_headers(rng, lines, customers, calendar)
-    lines = lines.drop(columns="day").merge(
-        orders[["key", "day", "discount_rate"]], on="key", how="left"
-    )
+    # order keys are 0..n-1 after `_bundle`, so header values are looked up by position
+    key = lines["key"].to_numpy()
+    lines["day"] = orders["day"].to_numpy()[key]
+    lines["channel"] = orders["channel"].to_numpy()[key]
     price = catalog["price"].to_numpy()[lines["sku_code"].to_numpy()]
     gross = price * lines["quantity"].to_numpy()
-    lines["discount"] = np.round(gross * lines["discount_rate"].to_numpy(), 2)
+    lines["discount"] = np.round(gross * orders["discount_rate"].to_numpy()[key], 2)
     lines["amount"] = np.round(gross - lines["discount"].to_numpy(), 2)
-    lines["status"] = "paid"
-    lines = _add_failed_orders(rng, lines, orders)
-    orders_out = _assign_ids(lines, customers, start)
-    returns = _returns(rng, orders_out, catalog, customers, start, period_days)
-    table = pd.concat([orders_out, returns], ignore_index=True)
-    table["sku"] = catalog["sku"].to_numpy()[table["sku_code"].to_numpy()]
-    table["quantity"] = table["quantity"].astype(np.int64)
-    table = table.sort_values(["utc", "order_id", "sku"], kind="stable", ignore_index=True)
-    table["ordered_at"] = iso_utc(table["utc"].to_numpy())
-    return table[_ORDER_COLUMNS]
+    lines["status"] = STATUS_PAID
+    lines["is_return"] = False
+    lines = _add_failed_orders(rng, lines)
+    lines = _assign_ids(lines, customers, start)
+    returns = _returns(rng, lines, catalog, customers, start, period_days)
+    table = pd.concat([lines, returns], ignore_index=True)
+    order = np.lexsort(
+        (
+            table["sku_code"].to_numpy(),
+            table["is_return"].to_numpy(),
+            table["order_number"].to_numpy(),
+            table["utc"].to_numpy(),
+        )
+    )
+    table = table.take(order)
+    return pd.DataFrame(
+        {
+            "order_id": _order_ids(table["order_number"].to_numpy(), table["is_return"].to_numpy()),
+            "customer_id": categorical(
+                table["customer"].to_numpy(), customers["customer_id"].to_numpy()
+            ),
+            "ordered_at": pd.DatetimeIndex(table["utc"].to_numpy()).tz_localize("UTC"),
+            "sku": categorical(table["sku_code"].to_numpy(), catalog["sku"].to_numpy()),
+            "quantity": table["quantity"].to_numpy().astype(np.int64),
+            "amount": table["amount"].to_numpy(),
+            "discount": table["discount"].to_numpy(),
+            "channel": categorical(table["channel"].to_numpy(), ORDER_CHANNELS),
+            "status": categorical(table["status"].to_numpy(), STATUSES),
+        }
+    )
+
+
+def _order_ids(number: np.ndarray, is_return: np.ndarray) -> pd.Series:
+    """`SO00000042`, and `SO00000042-R` for the return of that order."""
+    width = max(8, len(str(int(number.max(initial=0)))))
+    text = pc.utf8_lpad(pc.cast(pa.array(number), pa.string()), width, "0")
+    suffix = pa.DictionaryArray.from_arrays(is_return.astype(np.int8), ["", "-R"])
+    ids = pc.binary_join_element_wise("SO", text, pc.cast(suffix, pa.string()), "")
+    return pd.Series(pd.arrays.ArrowStringArray(ids))
 
 
 def _frame(history: StreamHistory, stream: int) -> pd.DataFrame:
@@ -134,7 +162,7 @@ def _bundle(main: StreamHistory, second: StreamHistory, durable: StreamHistory) 
         on="day",
         by="customer",
         direction="nearest",
-        tolerance=BUNDLE_DAYS,
+        tolerance=BUNDLE_DAYS,  # type: ignore[arg-type]  # float keys take a float tolerance
     )
     alone = joined["key"].isna().to_numpy()
     own_keys = len(main_lines) + np.cumsum(alone) - 1
@@ -182,6 +210,7 @@ def _order_headers(
     orders = lines.groupby("key", as_index=False, sort=True).agg(
         customer=("customer", "first"), day=("day", "min")
     )
+    assert (orders["key"].to_numpy() == np.arange(len(orders))).all()
     n = len(orders)
     customer = orders["customer"].to_numpy()
     local_date = np.floor(orders["day"].to_numpy())
@@ -195,7 +224,7 @@ def _order_headers(
 
     score = customers["price_sensitivity_score"].to_numpy()[customer]
     is_first = local_date == np.floor(customers["acquired_day"].to_numpy()[customer])
-    coupon = rng.random(n) < np.where(is_first, 0.2, 0.03 + 0.35 * score)
+    coupon = rng.random(n) < np.where(is_first, 0.2, 0.02 + 0.4 * score**2)
     coupon_rate = np.where(rng.random(n) < 0.5, 0.10, 0.15)
     event_rate = np.where(window >= 0, calendar.discount_rate[np.clip(window, 0, None)], 0.0)
     orders["discount_rate"] = np.where(window >= 0, event_rate, np.where(coupon, coupon_rate, 0.0))
@@ -210,50 +239,52 @@ def _order_channels(
     is_first: np.ndarray,
     in_sale: np.ndarray,
 ) -> np.ndarray:
-    acquisition = customers["acquisition_channel"].to_numpy()[customer]
-    home = pd.Series(acquisition).map(_HOME_CHANNEL).to_numpy(dtype=object)
+    """Index into ORDER_CHANNELS of each order's channel."""
+    codes = pd.Index(ORDER_CHANNELS)
+    acquisition = customers["acquisition_channel"].to_numpy()
+    home_by_customer = codes.get_indexer(pd.Series(acquisition).map(_HOME_CHANNEL))
+    home = home_by_customer[customer]
+    tmall = codes.get_loc("tmall")
     # package cards ride in marketplace parcels: the first order came from tmall
-    first_channel = np.where(acquisition == "package_card", "tmall", home)
+    package_card = (acquisition == "package_card")[customer]
+    first_channel = np.where(package_card, tmall, home)
     n = len(customer)
-    elsewhere = ORDER_CHANNELS[rng.integers(0, len(ORDER_CHANNELS), n)]
+    elsewhere = rng.integers(0, len(ORDER_CHANNELS), n)
     u = rng.random(n)
     later = np.where(u < 0.78, home, elsewhere)
     # marketplaces pull extra traffic during sales
-    later = np.where(in_sale & (u > 0.9), "tmall", later)
-    return np.where(is_first, first_channel, later)
+    later = np.where(in_sale & (u > 0.9), tmall, later)
+    return np.where(is_first, first_channel, later).astype(np.int8)
 
 
-def _add_failed_orders(
-    rng: np.random.Generator, lines: pd.DataFrame, orders: pd.DataFrame
-) -> pd.DataFrame:
+def _add_failed_orders(rng: np.random.Generator, lines: pd.DataFrame) -> pd.DataFrame:
     """Cancelled and refunded attempts shortly before some paid orders (copies of a line)."""
-    channel = orders.set_index("key")["channel"]
-    lines = lines.assign(channel=channel.reindex(lines["key"]).to_numpy())
     first_lines = lines.drop_duplicates("key")
     n = len(first_lines)
     u = rng.random(n)
     cancelled = u < CANCELLED_SHARE
     refunded = (u >= CANCELLED_SHARE) & (u < CANCELLED_SHARE + REFUNDED_SHARE)
     before = np.where(cancelled, rng.uniform(0.02, 2.0, n), rng.uniform(2.0, 10.0, n))
-    failed = first_lines[cancelled | refunded].copy()
-    failed["day"] = np.maximum(failed["day"].to_numpy() - before[cancelled | refunded], 0.0)
-    failed["status"] = np.where(cancelled[cancelled | refunded], "cancelled", "refunded")
+    failed = first_lines.assign(day=first_lines["day"].to_numpy() - before)
+    chosen = (cancelled | refunded) & (failed["day"].to_numpy() >= 0.0)
+    failed = failed[chosen]
+    failed["status"] = np.where(cancelled[chosen], STATUS_CANCELLED, STATUS_REFUNDED)
     failed["key"] = lines["key"].max() + 1 + np.arange(len(failed))
     return pd.concat([lines, failed], ignore_index=True)
 
 
 def _assign_ids(lines: pd.DataFrame, customers: pd.DataFrame, start: dt.date) -> pd.DataFrame:
-    """UTC times and order ids numbered in time order."""
+    """UTC times and order numbers in time order."""
     customer = lines["customer"].to_numpy()
-    lines = lines.assign(
-        utc=local_days_to_utc(start, lines["day"].to_numpy(), customers["timezone"].to_numpy()[customer]),
-        customer_id=customers["customer_id"].to_numpy()[customer],
+    zone = zone_of(customers, customer)
+    lines["utc"] = local_days_to_utc(start, lines["day"].to_numpy(), zone)
+    headers = lines.drop_duplicates("key")
+    order = np.lexsort(
+        (headers["key"].to_numpy(), headers["customer"].to_numpy(), headers["utc"].to_numpy())
     )
-    headers = lines.drop_duplicates("key").sort_values(["utc", "customer", "key"], kind="stable")
-    width = max(8, len(str(len(headers))))
-    numbers = np.arange(1, len(headers) + 1).astype(str)
-    order_id = pd.Series(np.char.add("SO", np.char.zfill(numbers, width)), index=headers["key"])
-    lines["order_id"] = order_id.reindex(lines["key"]).to_numpy()
+    number = np.empty(lines["key"].max() + 1, dtype=np.int64)
+    number[headers["key"].to_numpy()[order]] = np.arange(1, len(headers) + 1)
+    lines["order_number"] = number[lines["key"].to_numpy()]
     return lines
 
 
@@ -266,18 +297,16 @@ def _returns(
     period_days: float,
 ) -> pd.DataFrame:
     """Goods sent back days after a paid order: a negative row per returned line."""
-    paid = lines[lines["status"].to_numpy() == "paid"]
+    paid = lines[lines["status"].to_numpy() == STATUS_PAID]
     is_gadget = catalog["category"].to_numpy()[paid["sku_code"].to_numpy()] == "gadgets"
     share = np.where(is_gadget, RETURN_SHARE_GADGET, RETURN_SHARE_CONSUMABLE)
     returned = paid[rng.random(len(paid)) < share].copy()
     returned["day"] = returned["day"].to_numpy() + rng.uniform(3.0, 15.0, len(returned))
     returned = returned[returned["day"].to_numpy() < period_days]
-    customer = returned["customer"].to_numpy()
-    returned["utc"] = local_days_to_utc(
-        start, returned["day"].to_numpy(), customers["timezone"].to_numpy()[customer]
-    )
-    returned["order_id"] = returned["order_id"].astype(str) + "-R"
+    zone = zone_of(customers, returned["customer"].to_numpy())
+    returned["utc"] = local_days_to_utc(start, returned["day"].to_numpy(), zone)
+    returned["is_return"] = True
     returned["amount"] = -returned["amount"].to_numpy()
     returned["discount"] = 0.0
-    returned["status"] = "refunded"
+    returned["status"] = STATUS_REFUNDED
     return returned

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from features.errors import InputError
-from repurchase.cli_support import atomic_path
 from repurchase.sample_shop.catalog import build_catalog, products_table
 from repurchase.sample_shop.customers import draw_customers
 from repurchase.sample_shop.events import sale_calendar
+from repurchase.sample_shop.files import write_csv
 from repurchase.sample_shop.orders import build_orders, durable_purchases
-from repurchase.sample_shop.purchases import Stream, StreamHistory, simulate_stream
+from repurchase.sample_shop.purchases import Stream, simulate_stream
 from repurchase.sample_shop.touches import build_contacts
 
 DEFAULT_END = dt.date(2026, 10, 31)
@@ -88,8 +88,7 @@ def write_shop(shop: SampleShop, out_dir: Path) -> dict[str, Path]:
     written: dict[str, Path] = {}
     for name in FILE_NAMES:
         target = out_dir / f"{name}.csv"
-        with atomic_path(target) as tmp:
-            getattr(shop, name).to_csv(tmp, index=False, lineterminator="\n")
+        write_csv(getattr(shop, name), target)
         written[name] = target
     return written
 
@@ -116,12 +115,13 @@ def _stream(
             rng.random(rows.size) < 0.4, 0.0, later
         )
     take = customers.iloc[rows]
+    quantity_column = "usual_quantity" if which == "main" else "secondary_quantity"
     return Stream(
         customer=rows,
         sku_code=sku,
         first_day=first,
         days_of_supply=catalog["days_of_supply"].to_numpy()[sku],
-        usual_quantity=take["usual_quantity"].to_numpy(),
+        usual_quantity=take[quantity_column].to_numpy(),
         usage_rate=take["usage_rate"].to_numpy(),
         regularity=take["regularity"].to_numpy(),
         sensitivity=take["price_sensitivity_score"].to_numpy(),
@@ -166,7 +166,10 @@ def _truth_table(customers: pd.DataFrame, catalog: pd.DataFrame, start: dt.date)
             "usage_rate": customers["usage_rate"].to_numpy(),
             "true_cycle_days": customers["true_cycle_days"].to_numpy(),
             "regularity": customers["regularity"].to_numpy(),
-            "secondary_sku": np.where(second >= 0, sku[np.clip(second, 0, None)], None),
+            "secondary_sku": pd.Series(sku[np.clip(second, 0, None)]).where(second >= 0),
+            "secondary_quantity": pd.Series(
+                customers["secondary_quantity"].to_numpy(), dtype="Int64"
+            ).where(second >= 0),
             "secondary_cycle_days": customers["secondary_cycle_days"].to_numpy(),
             "price_sensitivity": customers["price_sensitivity"].to_numpy(),
             "price_sensitivity_score": customers["price_sensitivity_score"].to_numpy(),

@@ -19,10 +19,12 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from repurchase.sample_shop.clock import iso_utc, local_days_to_utc, office_time_of_day
+from repurchase.sample_shop.clock import local_days_to_utc, office_time_of_day, zone_of
 from repurchase.sample_shop.events import SaleCalendar
+from repurchase.sample_shop.files import categorical
 from repurchase.sample_shop.purchases import StreamHistory
 
+CONTACT_CHANNELS = ["email", "sms", "wechat"]
 WINBACK_SHARE = 0.5
 WINBACK_MIN_DAYS = 60.0
 
@@ -38,48 +40,51 @@ def build_contacts(
 ) -> pd.DataFrame:
     """The touch history: `customer_id`, `contacted_at`, `channel`, `campaign`."""
     reachable = customers["preferred_channel"].notna().to_numpy()
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list[tuple[np.ndarray, np.ndarray, str]] = []
     for history in histories:
-        campaign = np.full(history.reminder_customer.size, "replenish_reminder", dtype=object)
-        parts.append((history.reminder_customer, np.floor(history.reminder_day), campaign))
-    parts.append(_preheats(customers, calendar, reachable))
+        parts.append(
+            (history.reminder_customer, np.floor(history.reminder_day), "replenish_reminder")
+        )
+    parts.extend(_preheats(customers, calendar, reachable))
     parts.append(_winbacks(rng, histories[0], catalog, reachable, period_days))
 
+    names = [name for _, _, name in parts]
+    campaigns = pd.Index(sorted(set(names)))
     customer = np.concatenate([p[0] for p in parts]).astype(np.int64)
     day = np.concatenate([p[1] for p in parts])
-    campaign = np.concatenate([p[2] for p in parts])
+    campaign = np.concatenate(
+        [
+            np.full(p[0].size, campaigns.get_loc(name), dtype=np.int16)
+            for p, name in zip(parts, names, strict=True)
+        ]
+    )
     day = day + office_time_of_day(rng, day.size)
     keep = day < period_days
     customer, day, campaign = customer[keep], day[keep], campaign[keep]
-    utc = local_days_to_utc(start, day, customers["timezone"].to_numpy()[customer])
-    contacts = pd.DataFrame(
+    utc = local_days_to_utc(start, day, zone_of(customers, customer))
+    order = np.lexsort((campaign, customer, utc))
+    customer, utc, campaign = customer[order], utc[order], campaign[order]
+    channels = pd.Categorical(customers["preferred_channel"], categories=CONTACT_CHANNELS)
+    return pd.DataFrame(
         {
-            "utc": utc,
-            "customer_id": customers["customer_id"].to_numpy()[customer],
-            "channel": customers["preferred_channel"].to_numpy()[customer],
-            "campaign": campaign,
+            "customer_id": categorical(customer, customers["customer_id"].to_numpy()),
+            "contacted_at": pd.DatetimeIndex(utc).tz_localize("UTC"),
+            "channel": categorical(channels.codes[customer], CONTACT_CHANNELS),
+            "campaign": categorical(campaign, campaigns),
         }
     )
-    contacts = contacts.sort_values(["utc", "customer_id", "campaign"], kind="stable")
-    contacts.insert(1, "contacted_at", iso_utc(contacts["utc"].to_numpy()))
-    return contacts.drop(columns="utc").reset_index(drop=True)[
-        ["customer_id", "contacted_at", "channel", "campaign"]
-    ]
 
 
 def _preheats(
     customers: pd.DataFrame, calendar: SaleCalendar, reachable: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """A sale announcement to every reachable customer acquired before it."""
     acquired = customers["acquired_day"].to_numpy()
-    who, days, names = [], [], []
+    parts = []
     for name, preheat in zip(calendar.names, calendar.preheat, strict=True):  # a few events
         target = np.flatnonzero(reachable & (acquired < preheat))
-        who.append(target)
-        days.append(np.full(target.size, preheat))
-        names.append(np.full(target.size, f"{name}_preheat", dtype=object))
-    if not who:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, dtype=object)
-    return np.concatenate(who), np.concatenate(days), np.concatenate(names)
+        parts.append((target, np.full(target.size, preheat), f"{name}_preheat"))
+    return parts
 
 
 def _winbacks(
@@ -88,7 +93,8 @@ def _winbacks(
     catalog: pd.DataFrame,
     reachable: np.ndarray,
     period_days: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """A win-back message long after a purchase that was not followed by another one."""
     order = np.lexsort((main.day, main.customer))
     customer, day = main.customer[order], main.day[order]
     same_next = np.r_[customer[1:] == customer[:-1], False]
@@ -101,4 +107,4 @@ def _winbacks(
         & (when < period_days)
         & (rng.random(customer.size) < WINBACK_SHARE)
     )
-    return customer[chosen], when[chosen], np.full(int(chosen.sum()), "winback", dtype=object)
+    return customer[chosen], when[chosen], "winback"
