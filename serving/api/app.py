@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from features.errors import InputError
@@ -120,6 +121,21 @@ def _add_exception_handlers(app: FastAPI) -> None:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's default echoes the offending input, which may be unserialisable (NaN,
+        # Infinity): answer with where and what only, so bad input can never become a 500.
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        detail = [
+            {
+                "loc": list(error.get("loc", ())),
+                "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+            }
+            for error in errors
+        ]
+        return JSONResponse(status_code=422, content={"detail": detail})
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(InputError, input_error)
     app.add_exception_handler(ModelNotLoaded, no_model)
     app.add_exception_handler(Exception, unexpected)
