@@ -153,7 +153,9 @@ def _mix(
     columns = {f"{prefix}_share_{_slug(name)}": shares[:, i] for i, name in enumerate(chosen)}
     columns[f"{prefix}_share_other"] = shares[:, -1]
     distinct = pd.Series(prepared.code[known] * (len(names) + 1) + row_codes[known]).unique()
-    columns[f"n_{prefix}s"] = np.bincount(distinct // (len(names) + 1), minlength=n)
+    columns["n_categories" if prefix == "category" else f"n_{prefix}s"] = np.bincount(
+        distinct // (len(names) + 1), minlength=n
+    )
     return pd.DataFrame(columns)
 
 

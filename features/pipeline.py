@@ -2,6 +2,27 @@
 
 Training, scoring and the HTTP API all call :func:`build_features`, so online and offline
 features cannot drift apart.
+
+Columns, by module (definitions in each module's docstring):
+
+- ``rfm``: ``frequency``, ``recency``, ``T``, ``monetary_value`` (lifetimes, in days),
+  ``days_since_last_order``, ``n_orders``, ``n_purchase_days``, ``revenue_total``,
+  ``revenue_mean``, ``revenue_max``, ``tenure_days``, ``first_purchase_date``,
+  ``last_purchase_date``;
+- ``intervals``: ``gap_mean``, ``gap_median``, ``gap_std``, ``gap_min``, ``gap_max``,
+  ``last_gap``, ``gap_cv`` (regularity: std / mean);
+- ``cycle``: ``cycle_days``, ``cycle_source``, ``depletion_date``, ``days_until_depletion``,
+  ``overdue_ratio``;
+- ``windows``: ``orders_{N}d``, ``purchase_days_{N}d``, ``revenue_{N}d`` for N in
+  ``FeatureConfig.windows_days``, ``spend_trend``;
+- ``mix``: ``discount_total``, ``discount_share``, ``discounted_order_share``,
+  ``price_sensitivity``, ``channel_share_*``, ``n_channels``, ``category_share_*``,
+  ``n_categories``, ``returns_count``, ``refunded_count``, ``cancelled_count``,
+  ``return_share``, ``returned_amount``;
+- ``segments``: ``rfm_segment``, ``lifecycle_stage``.
+
+Channel and category share columns exist only when the data has channels/categories (or the
+config fixes the lists), so train and score snapshots should share one FeatureConfig.
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ def window_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataF
         columns[f"purchase_days_{days}d"] = np.bincount(
             prepared.day_code[day_age < days], minlength=n
         )
+        recent_days = day_age < days  # revenue per purchase day: fewer elements than rows
         columns[f"revenue_{days}d"] = np.bincount(
-            prepared.code[inside], weights=prepared.amount[inside], minlength=n
+            prepared.day_code[recent_days], weights=prepared.day_revenue[recent_days], minlength=n
         ).astype(np.float64)
     columns["spend_trend"] = _trend(prepared, age, config.trend_window_days)
     return pd.DataFrame(columns)
