@@ -238,6 +238,15 @@ def get_customer(session: Session, customer_id: str) -> Customer | None:
     return session.get(Customer, customer_id)
 
 
+def customer_exists(session: Session, customer_id: str) -> bool:
+    """Whether anything (attributes, orders, a score, a planned contact) is stored for them."""
+    for model in (Customer, Score, Order, PlanRow):
+        query = select(model.customer_id).where(model.customer_id == customer_id).limit(1)
+        if session.execute(query).first() is not None:
+            return True
+    return False
+
+
 def customers_frame(session: Session, customer_ids: Iterable[str]) -> pd.DataFrame | None:
     """Stored attributes like ``features.tables.read_customers``; None when none are known.
 

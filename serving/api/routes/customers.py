@@ -37,10 +37,9 @@ def get_customer(
     ] = None,
 ) -> CustomerPublic:
     """The customer's attributes, current score and next recommended contact."""
-    public = _customer_public(session, customer_id, on_or_after=on_or_after)
-    if not public.known and public.score is None and not _has_orders(session, customer_id):
+    if not repo.customer_exists(session, customer_id):
         raise HTTPException(status_code=404, detail=f"customer {customer_id!r} is unknown")
-    return public
+    return _customer_public(session, customer_id, on_or_after=on_or_after)
 
 
 def _customer_public(
@@ -59,7 +58,3 @@ def _customer_public(
         next_contact=PlanItemPublic.model_validate(contact) if contact is not None else None,
         **attributes,
     )
-
-
-def _has_orders(session: SessionDep, customer_id: str) -> bool:
-    return not repo.orders_for_customers(session, [customer_id]).empty
