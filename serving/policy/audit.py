@@ -266,9 +266,10 @@ def _cap(contacted: pd.DataFrame, history: pd.DataFrame, policy: PolicyConfig) -
 
 
 def _capacity(contacted: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
-    sizes = contacted.groupby(["channel", "contact_on"]).size().rename("sent").reset_index()
-    sizes["capacity"] = sizes["channel"].map(policy.daily_capacity)
-    over = sizes.loc[sizes["capacity"].notna() & (sizes["sent"] > sizes["capacity"])]
+    limited = contacted.loc[contacted["channel"].isin(list(policy.daily_capacity))]
+    sizes = limited.groupby(["channel", "contact_on"]).size().rename("sent").reset_index()
+    capacity = sizes["channel"].astype(object).map(policy.daily_capacity).astype(float)
+    over = sizes.loc[sizes["sent"].to_numpy() > capacity.to_numpy()]
     detail = over["channel"].astype(str) + " on " + over["contact_on"].dt.strftime("%Y-%m-%d")
     return pd.DataFrame({"rule": "daily_capacity", "customer_id": "*", "detail": detail.to_numpy()})
 

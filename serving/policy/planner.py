@@ -102,7 +102,7 @@ def build_plan(
     ``read_customers``/``read_contacts``. Returns the SPEC plan columns in order.
     """
     policy = policy or PolicyConfig()
-    scores = _normalised_scores(scores)
+    scores = normalise_scores(scores)
     ids = scores["customer_id"]
     last_order_at = last_paid_order_at(orders, as_of, ids)
     last_touch_at, cap_touch_at = touch_history(contacts, as_of, ids, policy)
@@ -161,7 +161,8 @@ def build_plan(
 # --------------------------------------------------------------------------- steps
 
 
-def _normalised_scores(scores: pd.DataFrame) -> pd.DataFrame:
+def normalise_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer, sorted by customer_id, with dates parsed (InputError if bad)."""
     missing = [c for c in SCORE_COLUMNS_USED if c not in scores.columns]
     if missing:
         raise InputError(f"scores lack required column '{missing[0]}'", column=missing[0])

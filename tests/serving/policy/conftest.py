@@ -1,141 +1,17 @@
-"""Shared fixtures of the policy tests: a realistic synthetic shop and the plan checker."""
+"""Fixtures of the policy tests; the helpers themselves live in `policy_helpers.py`."""
 
 from __future__ import annotations
 
-import datetime as dt
+import sys
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from serving.policy import PolicyConfig, find_violations
+# --import-mode=importlib does not put test folders on sys.path; the helper module needs it.
+sys.path.insert(0, str(Path(__file__).parent))
 
-AS_OF = dt.date(2026, 3, 31)
-ZONES = [
-    "Asia/Shanghai",
-    "Europe/Berlin",
-    "America/New_York",
-    "Pacific/Kiritimati",
-    "Pacific/Pago_Pago",
-    "UTC",
-]
-SEGMENTS = [
-    "important_value",
-    "important_develop",
-    "important_retain",
-    "important_winback",
-    "general_value",
-    "general_develop",
-    "general_retain",
-    "general_winback",
-]
-STAGES = ["new", "active", "at_risk", "lapsed", "churned"]
-
-
-def assert_plan_obeys_policy(
-    plan: pd.DataFrame,
-    orders: pd.DataFrame,
-    customers: pd.DataFrame | None,
-    contacts: pd.DataFrame | None,
-    policy: PolicyConfig,
-    *,
-    as_of: dt.date = AS_OF,
-) -> None:
-    """Fail with the broken rules when `plan` breaks any rule of `policy`."""
-    violations = find_violations(
-        plan, as_of=as_of, orders=orders, customers=customers, contacts=contacts, policy=policy
-    )
-    assert violations.empty, violations.groupby("rule").head(3).to_string()
-
-
-def synthetic_shop(
-    n_customers: int, seed: int = 7, as_of: dt.date = AS_OF
-) -> dict[str, pd.DataFrame]:
-    """Scores, orders, customers and contacts of a plausible shop, drawn with numpy."""
-    rng = np.random.default_rng(seed)
-    ids = pd.Series([f"C{i:06d}" for i in range(n_customers)], dtype="string")
-    start = pd.Timestamp(as_of, tz="UTC")
-    # Orders: 1-6 per customer over the last year, the last one sometimes within the quiet period.
-    per_customer = rng.integers(1, 7, n_customers)
-    owner = np.repeat(np.arange(n_customers), per_customer)
-    age_days = rng.exponential(60.0, owner.size).clip(0, 365)
-    ordered_at = start + pd.Timedelta(hours=23) - pd.to_timedelta(age_days * 86400, unit="s")
-    orders = pd.DataFrame(
-        {
-            "customer_id": ids.to_numpy()[owner],
-            "ordered_at": ordered_at,
-            "amount": rng.gamma(2.0, 30.0, owner.size).round(2),
-            "order_id": [f"O{i}" for i in range(owner.size)],
-            "sku": pd.Series(pd.NA, index=range(owner.size), dtype="string"),
-            "quantity": 1.0,
-            "discount": 0.0,
-            "channel": pd.Series(pd.NA, index=range(owner.size), dtype="string"),
-            "status": rng.choice(["paid", "paid", "paid", "refunded"], owner.size),
-        }
-    )
-    # Some orders after as_of: the planner must not see them.
-    future = orders.sample(frac=0.05, random_state=seed).assign(
-        ordered_at=start + pd.Timedelta(days=3), status="paid"
-    )
-    orders = pd.concat([orders, future], ignore_index=True)
-
-    p90 = rng.beta(2, 2, n_customers)
-    p30 = p90 * rng.uniform(0.3, 0.8, n_customers)
-    next_days = rng.integers(1, 80, n_customers)
-    next_purchase = pd.Series(start.tz_localize(None) + pd.to_timedelta(next_days, unit="D"))
-    next_purchase = next_purchase.where(p90 >= 0.5)
-    depletion = pd.Series(
-        start.tz_localize(None) + pd.to_timedelta(rng.integers(-30, 60, n_customers), unit="D")
-    )
-    depletion = depletion.where(rng.random(n_customers) < 0.4)
-    scores = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "as_of": as_of,
-            "p_buy_7d": p30 * 0.3,
-            "p_buy_14d": p30 * 0.6,
-            "p_buy_30d": p30,
-            "p_buy_60d": (p30 + p90) / 2,
-            "p_buy_90d": p90,
-            "next_purchase_date": next_purchase.dt.date,
-            "next_purchase_low": next_purchase.dt.date,
-            "next_purchase_high": next_purchase.dt.date,
-            "p_churn": (1 - p90) * 0.8,
-            "predicted_value_365d": rng.gamma(2.0, 80.0, n_customers).round(2),
-            "rfm_segment": rng.choice(SEGMENTS, n_customers),
-            "lifecycle_stage": rng.choice(STAGES, n_customers, p=[0.2, 0.4, 0.2, 0.1, 0.1]),
-            "price_sensitivity": rng.choice(["low", "medium", "high"], n_customers),
-            "depletion_date": depletion.dt.date,
-            "reasons": "last order 20 days ago",
-            "model_version": "test",
-        }
-    )
-    consent = rng.random((n_customers, 3)) < [0.6, 0.4, 0.5]
-    customers = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "timezone": rng.choice(ZONES, n_customers),
-            "consent_email": consent[:, 0],
-            "consent_sms": consent[:, 1],
-            "consent_wechat": consent[:, 2],
-            "preferred_channel": pd.Series(
-                rng.choice(["email", "sms", "wechat", ""], n_customers)
-            ).replace("", pd.NA),
-        }
-    )
-    n_touch = 3 * n_customers
-    touched = rng.integers(0, n_customers, n_touch)
-    contacts = pd.DataFrame(
-        {
-            "customer_id": ids.to_numpy()[touched],
-            "contacted_at": start
-            + pd.Timedelta(hours=20)
-            - pd.to_timedelta(rng.exponential(20.0, n_touch) * 86400, unit="s"),
-            "channel": rng.choice(["email", "sms", "wechat"], n_touch),
-            "campaign": "spring",
-        }
-    )
-    return {"scores": scores, "orders": orders, "customers": customers, "contacts": contacts}
+from policy_helpers import synthetic_shop
 
 
 @pytest.fixture(scope="session")
