@@ -26,8 +26,8 @@ from repurchase.sample_shop.events import SaleCalendar
 
 REMINDER_SHARE = 0.6  # share of purchases after which the old rule sends a reminder
 REMINDER_LEAD_DAYS = 3.0
-REMINDER_RESPONSE = 0.30  # P(buy soon after a well-timed reminder)
-REMINDER_REACH_DAYS = 14.0  # a reminder works only this close before the natural purchase
+REMINDER_RESPONSE = 0.35  # P(buy soon after a well-timed reminder)
+REMINDER_REACH_DAYS = 21.0  # a reminder works only this close before the natural purchase
 MIN_GAP_SHARE = 0.5  # nobody rebuys before half of their supply is used
 
 VIA_REGULAR, VIA_EVENT, VIA_REMINDER = 0, 1, 2
