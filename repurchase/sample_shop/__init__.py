@@ -16,8 +16,8 @@ The generating process (all times are the customer's local time, files carry UTC
    `exp(regularity * N(0, 1))`. A customer's usual `q` is their `usual_quantity`.
 3. Sale events (618: June 1-18, Double 11: Nov 1-11) discount every order in their window;
    price-sensitive customers move purchases into the windows and stock up (more units).
-4. A replenishment reminder sent in the last two weeks before the natural purchase brings
-   30% of its recipients forward to within a few days of it (a real, modest uplift).
+4. A replenishment reminder sent in the last three weeks before the natural purchase brings
+   35% of its recipients forward to within a few days of it (a real, modest uplift).
 5. Nobody buys after their hidden dropout time; one-and-done buyers drop right after the
    first order.
 

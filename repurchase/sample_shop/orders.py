@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from repurchase.sample_shop.clock import local_days_to_utc, shopping_time_of_day, zone_of
 from repurchase.sample_shop.events import SaleCalendar
 from repurchase.sample_shop.files import categorical
-from repurchase.sample_shop.purchases import StreamHistory
+from repurchase.sample_shop.purchases import VIA_EVENT, StreamHistory
 
 BUNDLE_DAYS = 4.0
 ADD_ON_FIRST_ORDER, ADD_ON_LATER = 0.06, 0.02
@@ -85,7 +85,7 @@ def build_orders(
     main, second, durable = histories
     lines = _bundle(main, second, durable)
     lines = _add_gadget_add_ons(rng, lines, customers)
-    orders = _order_headers(rng, lines, customers, calendar)
+    orders = _order_headers(rng, lines, customers, calendar, period_days)
     # order keys are 0..n-1 after `_bundle`, so header values are looked up by position
     key = lines["key"].to_numpy()
     lines["day"] = orders["day"].to_numpy()[key]
@@ -205,16 +205,29 @@ def _order_headers(
     lines: pd.DataFrame,
     customers: pd.DataFrame,
     calendar: SaleCalendar,
+    period_days: float,
 ) -> pd.DataFrame:
     """One row per order: local time of day, channel and discount rate."""
     orders = lines.groupby("key", as_index=False, sort=True).agg(
-        customer=("customer", "first"), day=("day", "min")
+        customer=("customer", "first"), day=("day", "min"), via=("via", "max")
     )
     assert (orders["key"].to_numpy() == np.arange(len(orders))).all()
     n = len(orders)
     customer = orders["customer"].to_numpy()
-    local_date = np.floor(orders["day"].to_numpy())
+    day = orders["day"].to_numpy()
     time_of_day = shopping_time_of_day(rng, n)
+    # people shop at their usual hours: move each order to the date whose shopping time is
+    # nearest to the simulated instant (at most half a day away), except sale and first
+    # orders (their date matters) and where that would pass the dropout or the period end
+    nearest = np.round(day - time_of_day)
+    limit = np.minimum(customers["dropout_day"].to_numpy()[customer], period_days)
+    keep_date = (
+        (orders["via"].to_numpy() == VIA_EVENT)
+        | np.isclose(day, customers["acquired_day"].to_numpy()[customer])
+        | (nearest + time_of_day >= limit)
+        | (nearest < 0)
+    )
+    local_date = np.where(keep_date, np.floor(day), nearest)
     window = calendar.window_index(local_date)
     # Double 11 opens at midnight: a share of peak-day orders land in the first two hours
     on_peak = (window >= 0) & (local_date == calendar.peak[np.clip(window, 0, None)])

@@ -9,7 +9,7 @@ the run-out interval). Three things move a purchase away from its natural time:
   waits for it; either way they stock up (more units, so the next interval is longer);
 - a replenishment reminder (the brand's old rule: `days_of_supply * q - 3` days after the
   purchase, sent to a random 60% of purchases of reachable customers): if it arrives in the
-  last two weeks before the customer would have bought, 30% buy within a few days of it;
+  last three weeks before the customer would have bought, 35% buy within a few days of it;
 - the hidden dropout time: no purchase happens after it, nor after the end of the period.
 
 The loop below is over purchase *rounds* (the n-th purchase of every still-active customer
