@@ -86,3 +86,13 @@ def test_missing_policy_file_is_an_input_error(tmp_path: Path) -> None:
         load_policy(tmp_path / "absent.toml")
     with pytest.raises(InputError, match="folder"):
         load_policy(tmp_path)
+
+
+def test_readme_example_policy_is_valid(tmp_path: Path) -> None:
+    readme = Path(__file__).resolve().parents[3] / "serving" / "policy" / "README.md"
+    example = readme.read_text().split("```toml\n")[-1].split("```")[0]
+    path = tmp_path / "example.toml"
+    path.write_text(example)
+    policy = load_policy(path)
+    assert policy.daily_capacity == {"wechat": 500, "sms": 2000}
+    assert policy.action_weights["promo_notice"] == 0.5
