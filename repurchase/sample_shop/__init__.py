@@ -35,17 +35,20 @@ The generating process (all times are the customer's local time, files carry UTC
   is `exp(regularity^2 / 2)` times it, <= 5% more). After a sale stock-up of `q` units the
   following gap scales to `q / usual_quantity` times it. Empty for gadget-only buyers.
   Observed gaps of the main SKU divided by `quantity / usual_quantity` of the earlier order
-  scatter around it;
+  scatter around it (orders are placed at a realistic hour of the day, which moves each one
+  by at most half a day from the simulated instant);
 - `regularity`: the standard deviation of the log gap around the run-out time (about the
   coefficient of variation of the gaps; 0.04-0.46, typically 0.1-0.2);
-- `secondary_sku`, `secondary_cycle_days`: the same for the second category, if any;
+- `secondary_sku`, `secondary_quantity`, `secondary_cycle_days`: the same for the second
+  category, if any (its orders often join a main order placed within four days);
 - `price_sensitivity_score` in [0, 1] (0 never waits for a deal, 1 buys on deals only;
   drives coupon use, pull-forward into sales and stock-up size) and `price_sensitivity`
   (`low` < 0.35 <= `medium` < 0.60 <= `high`);
 - `value_level` (`low`/`medium`/`high`: basket size, hence `usual_quantity`);
 - `one_and_done` (true: never buys again after the first order);
-- `dropout_date`: local date on which the customer silently lapses; no order of theirs is
-  on or after that instant. Dates past the end of the period mean still active at the end.
+- `dropout_date`: local date on which the customer silently lapses; no paid order of theirs
+  is after that date (a return of an earlier order may be). Dates past the end of the
+  period mean the customer was still active at the end.
 
 `orders.csv` is one row per order line (`order_id`, `customer_id`, `ordered_at` ISO UTC,
 `sku`, `quantity`, `amount` net of `discount`, `discount`, `channel`, `status`); see
