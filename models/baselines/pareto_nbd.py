@@ -1,0 +1,223 @@
+"""Pareto/NBD repurchase model.
+
+Sources: Schmittlein, Morrison and Colombo (1987), "Counting your customers: who are they and
+what will they do next?", Management Science 33(1), 1-24; the formulas used are those of
+Fader and Hardie (2005), "A note on deriving the Pareto/NBD model and related expressions"
+(brucehardie.com/notes/009), in the numerically stable form of ``lifetimes`` and
+PyMC-Marketing.
+
+- While alive, a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``
+  and dies after an exponential lifetime with rate ``mu ~ Gamma(s, beta)``, independently.
+- Log-likelihood: the note's equation (22) with ``A_0`` from equations (23)/(24) (the two
+  branches ``alpha >= beta`` and ``alpha < beta``). The hypergeometric terms are computed
+  through Euler's transformation ``2F1(a, b; a+1; z) = (1-z)^(1-b) 2F1(1, a+1-b; a+1; z)``,
+  whose series has only positive, bounded terms, so large ``x`` does not overflow.
+- ``P(alive | x, t_x, T)``: the note's equation (18).
+- Conditional expected purchases in ``(T, T + t]``: the note's equation (21).
+- ``P(at least one purchase in (T, T + t] | history)`` = ``P(alive) * E[lambda/(lambda+mu)
+  (1 - exp(-(lambda+mu) t))]`` with ``lambda ~ Gamma(r + x, alpha + T)`` and
+  ``mu ~ Gamma(s, beta + T)`` independent (the posterior given alive at ``T``). Writing the
+  bracket as ``int_0^t lambda exp(-(lambda+mu) u) du`` and taking expectations under the
+  integral gives a 1-D integral; substituting ``p = ((alpha+T)/(alpha+T+u))^(r+x)`` turns it
+  into ``int_{p_t}^1 ((beta+T)/(beta+T+u(p)))^s dp`` with a bounded, smooth integrand, which
+  fixed Gauss-Legendre quadrature evaluates for millions of customers at once (derived here;
+  checked against adaptive quadrature and Monte Carlo in the tests).
+
+Inputs are per-customer arrays in one time unit: ``frequency`` = repeat purchases,
+``recency`` = first to last purchase, ``T`` = first purchase to the end of the period.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import gammaln, hyp2f1
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from models.baselines._fitting import (
+    FloatArray,
+    Summary,
+    as_horizon,
+    as_summary,
+    compress,
+    maximise_log_likelihood,
+)
+
+PARAM_NAMES = ("r", "alpha", "s", "beta")
+
+# Gauss-Legendre nodes for P(buy): the integrand is bounded and smooth on [p_t, 1], and 48
+# nodes agree with adaptive quadrature to ~1e-9 on the cases tested.
+_QUADRATURE_NODES = 48
+# Customers per block in the quadrature, so memory stays ~ block * nodes * 8 bytes.
+_BLOCK = 100_000
+
+
+def _log_a0(r: float, alpha: float, s: float, beta: float, data: Summary) -> FloatArray:
+    """log A_0 of Fader and Hardie's note, equations (23)/(24), vectorised and stable.
+
+    ``A_0 = [F(t_x) - F(T)]`` with ``F(y) = 2F1(r+s+x, c; r+s+x+1; d / (m + y)) / (m + y)^(r+s+x)``
+    where ``m = max(alpha, beta)``, ``d = |alpha - beta|`` and ``c = s + 1`` if ``alpha >= beta``
+    else ``r + x``. Euler's transformation gives
+    ``log F(y) = -(r+s+x) log(m+y) + (1-c) log(1-z) + log 2F1(1, r+s+x+1-c; r+s+x+1; z)``.
+    """
+    x = data.frequency
+    rsx = r + s + x
+    c: float | FloatArray
+    if alpha >= beta:
+        larger, smaller, c = alpha, beta, s + 1.0
+    else:
+        larger, smaller, c = beta, alpha, r + x
+    gap = larger - smaller
+
+    def log_f(y: FloatArray) -> FloatArray:
+        z = gap / (larger + y)
+        log_one_minus_z = np.log(smaller + y) - np.log(larger + y)
+        return np.asarray(
+            -rsx * np.log(larger + y)
+            + (1.0 - c) * log_one_minus_z
+            + np.log(hyp2f1(1.0, rsx + 1.0 - c, rsx + 1.0, z))
+        )
+
+    at_last_purchase, at_end = log_f(data.recency), log_f(data.T)
+    with np.errstate(divide="ignore"):
+        # F decreases in y, so log(F(t_x) - F(T)) = log F(t_x) + log(1 - exp(log F(T) - log F(t_x))).
+        # Clamp the difference at 0: when t_x = T the two are equal and A_0 = 0 (log = -inf).
+        return np.asarray(
+            at_last_purchase + np.log(-np.expm1(np.minimum(at_end - at_last_purchase, 0.0)))
+        )
+
+
+def pareto_nbd_log_likelihood(
+    r: float, alpha: float, s: float, beta: float, data: Summary
+) -> FloatArray:
+    """Per-customer log-likelihood, equation (22) of Fader and Hardie's note."""
+    x, age = data.frequency, data.T
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    alive_at_end = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
+    died_before_end = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, data)
+    return np.asarray(common + np.logaddexp(alive_at_end, died_before_end), dtype=np.float64)
+
+
+class ParetoNBDModel(BaseEstimator):
+    """Pareto/NBD model fitted by maximum likelihood.
+
+    Learns ``params_`` (dict with ``r``, ``alpha``, ``s``, ``beta``), ``log_likelihood_`` (mean
+    per customer at the optimum), ``n_customers_`` and ``optimizer_``.
+    """
+
+    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> ParetoNBDModel:
+        """Fit on per-customer ``frequency``, ``recency``, ``T`` (see the module docstring)."""
+        data = as_summary(frequency, recency, T)
+        if not (data.frequency > 0).any():
+            raise ValueError("Pareto/NBD needs at least one customer with a repeat purchase")
+        # Rescale time to mean T = 1 so the same starting values suit days and weeks.
+        scale = float(data.T.mean())
+        distinct, weights = compress(data)
+        scaled = Summary(distinct.frequency, distinct.recency / scale, distinct.T / scale)
+        total = float(weights.sum())
+        mean_rate = max(float(scaled.frequency.mean() / scaled.T.mean()), 1e-3)
+        start = np.log([1.0, 1.0 / mean_rate, 1.0, 1.0])
+
+        def mean_log_likelihood(log_params: FloatArray) -> float:
+            r, alpha, s, beta = np.exp(log_params)
+            return float(pareto_nbd_log_likelihood(r, alpha, s, beta, scaled) @ weights) / total
+
+        log_params, value, method = maximise_log_likelihood(mean_log_likelihood, start)
+        r, alpha, s, beta = np.exp(log_params)
+        self.params_ = {
+            "r": float(r),
+            "alpha": float(alpha * scale),
+            "s": float(s),
+            "beta": float(beta * scale),
+        }
+        # Rates scale with 1 / time: lambda^x contributes x * log(scale) to the rescaled fit.
+        self.log_likelihood_ = value - float(data.frequency.mean()) * np.log(scale)
+        self.n_customers_ = int(data.frequency.size)
+        self.optimizer_ = method
+        return self
+
+    # ------------------------------------------------------------------ predictions
+
+    def _fitted_params(self) -> tuple[float, float, float, float]:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                "This ParetoNBDModel instance is not fitted yet; call 'fit' before predicting."
+            )
+        return tuple(self.params_[name] for name in PARAM_NAMES)  # type: ignore[return-value]
+
+    def _probability_alive(self, data: Summary) -> FloatArray:
+        r, alpha, s, beta = self._fitted_params()
+        x, age = data.frequency, data.T
+        # Equation (18): 1 / (1 + s / (r+s+x) * (alpha+T)^(r+x) * (beta+T)^s * A_0).
+        log_odds_dead = (
+            np.log(s)
+            - np.log(r + s + x)
+            + (r + x) * np.log(alpha + age)
+            + s * np.log(beta + age)
+            + _log_a0(r, alpha, s, beta, data)
+        )
+        return np.asarray(np.exp(-np.logaddexp(0.0, log_odds_dead)))
+
+    def probability_alive(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """P(still alive at T | x, t_x, T), equation (18) of Fader and Hardie's note."""
+        return self._probability_alive(as_summary(frequency, recency, T))
+
+    def expected_purchases(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """Expected number of purchases in ``(T, T + t]`` given the history, equation (21)."""
+        r, alpha, s, beta = self._fitted_params()
+        data = as_summary(frequency, recency, T)
+        horizon = as_horizon(t)
+        # E = (r+x)/(alpha+T) * (beta+T)/(s-1) * [1 - ((beta+T)/(beta+T+t))^(s-1)] * P(alive);
+        # the bracket over (s - 1) tends to log(1 + t/(beta+T)) as s -> 1.
+        log_growth = np.log1p(horizon / (beta + data.T))
+        if abs(s - 1.0) < 1e-9:
+            lifetime_factor = log_growth
+        else:
+            lifetime_factor = -np.expm1(-(s - 1.0) * log_growth) / (s - 1.0)
+        rate = (r + data.frequency) / (alpha + data.T)
+        return np.asarray(rate * (beta + data.T) * lifetime_factor * self._probability_alive(data))
+
+    def probability_of_purchase(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """P(at least one purchase in ``(T, T + t]`` | history); non-decreasing in ``t``.
+
+        ``t`` is a scalar or an array broadcastable against the customers.
+        """
+        r, alpha, s, beta = self._fitted_params()
+        data = as_summary(frequency, recency, T)
+        horizon = np.broadcast_to(as_horizon(t), data.T.shape)
+        buy_if_alive = np.empty_like(data.T)
+        for start in range(0, data.T.size, _BLOCK):
+            block = slice(start, start + _BLOCK)
+            buy_if_alive[block] = _buy_if_alive(
+                r + data.frequency[block],
+                alpha + data.T[block],
+                s,
+                beta + data.T[block],
+                horizon[block],
+            )
+        return np.asarray(self._probability_alive(data) * buy_if_alive)
+
+
+def _buy_if_alive(
+    shape: FloatArray, rate_scale: FloatArray, s: float, life_scale: FloatArray, t: FloatArray
+) -> FloatArray:
+    """``E[lambda/(lambda+mu) (1 - exp(-(lambda+mu) t))]`` for ``lambda ~ Gamma(shape, rate_scale)``
+    and ``mu ~ Gamma(s, life_scale)``, by Gauss-Legendre quadrature in ``p`` (module docstring).
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_NODES)
+    # p ranges over [p_t, 1] with p_t = (A / (A + t))^k = P(no purchase in t | alive, mu = 0).
+    log_p_t = -shape * np.log1p(t / rate_scale)
+    p_t = np.exp(log_p_t)
+    half_width = (1.0 - p_t)[:, None] / 2.0
+    p = p_t[:, None] + half_width * (nodes[None, :] + 1.0)
+    # u(p) = A (p^(-1/k) - 1), the time at which P(no purchase | mu = 0) has fallen to p.
+    u = rate_scale[:, None] * np.expm1(-np.log(p) / shape[:, None])
+    survival = np.exp(-s * np.log1p(u / life_scale[:, None]))
+    return np.asarray((half_width * survival * weights[None, :]).sum(axis=1))
