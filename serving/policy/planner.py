@@ -241,15 +241,12 @@ def _reasons(work: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
     """The why of each row, in words, built column-wise (no per-row formatting)."""
     action = work["action"].astype("string")
     text = action.map(_ACTION_WORDS).astype("string")
-    when = pd.Series(
-        np.where(
-            action == "replenish_reminder",
-            scores["depletion_date"].dt.strftime("%Y-%m-%d").fillna(""),
-            scores["next_purchase_date"].dt.strftime("%Y-%m-%d").fillna(""),
-        ),
-        index=work.index,
-        dtype="string",
+    when_day = np.where(
+        (action == "replenish_reminder").to_numpy(dtype=bool),
+        scores["depletion_date"].to_numpy("datetime64[D]"),
+        scores["next_purchase_date"].to_numpy("datetime64[D]"),
     )
+    when = pd.Series(np.datetime_as_string(when_day, unit="D"), index=work.index, dtype="string")
     wants_date = text.str.endswith("around ")
     text = text.where(~wants_date, text + when)
     p = pd.to_numeric(scores["p_buy_30d"], errors="coerce").fillna(0.0)

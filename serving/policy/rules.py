@@ -234,20 +234,17 @@ def to_utc(send_local: np.ndarray, zones: np.ndarray) -> np.ndarray:
 
 def format_with_offset(send_local: np.ndarray, send_utc: np.ndarray) -> pd.Series:
     """ISO 8601 text with the local UTC offset, e.g. ``2026-01-05T09:00:00+08:00``."""
-    local = pd.Series(pd.DatetimeIndex(send_local))
-    offset_minutes = ((send_local - send_utc) // np.timedelta64(1, "m")).astype("int64")
+    missing = np.isnat(send_local)
+    # numpy formats datetimes in C: no per-row Python formatting.
+    wall_clock = np.datetime_as_string(send_local.astype("datetime64[s]"), unit="s")
+    offset_minutes = np.where(missing, 0, (send_local - send_utc) // np.timedelta64(1, "m"))
+    offset_minutes = offset_minutes.astype("int64")
     sign = np.where(offset_minutes < 0, "-", "+")
     magnitude = np.abs(offset_minutes)
     hh = pd.Series(magnitude // 60).astype("string").str.zfill(2)
     mm = pd.Series(magnitude % 60).astype("string").str.zfill(2)
-    text = (
-        local.dt.strftime("%Y-%m-%dT%H:%M:%S").astype("string")
-        + pd.Series(sign, dtype="string")
-        + hh
-        + ":"
-        + mm
-    )
-    return text.mask(pd.isna(local))
+    text = pd.Series(wall_clock, dtype="string") + pd.Series(sign, dtype="string") + hh + ":" + mm
+    return text.mask(missing)
 
 
 # --------------------------------------------------------------------------- helpers
