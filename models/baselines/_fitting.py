@@ -47,16 +47,21 @@ def compress(data: Summary) -> tuple[Summary, FloatArray]:
 def as_summary(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Summary:
     """Check and convert ``frequency``, ``recency``, ``T`` (any time unit) to float arrays.
 
+    Scalars broadcast against arrays.
     Raises ``ValueError`` for mismatched lengths, missing values, negative numbers,
     non-integer frequencies, ``recency > T``, or a positive frequency with zero recency.
     """
-    x = np.asarray(frequency, dtype=np.float64).ravel()
-    t_x = np.asarray(recency, dtype=np.float64).ravel()
-    age = np.asarray(T, dtype=np.float64).ravel()
-    if not (x.shape == t_x.shape == age.shape):
+    arrays = [np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (frequency, recency, T)]
+    if any(a.ndim > 1 for a in arrays):
+        raise ValueError("frequency, recency and T must be one-dimensional")
+    try:
+        # Scalars broadcast (e.g. one T for a whole cohort); arrays must have equal lengths.
+        x, t_x, age = (np.array(a) for a in np.broadcast_arrays(*arrays))
+    except ValueError:
+        sizes = ", ".join(str(a.size) for a in arrays)
         raise ValueError(
-            f"frequency, recency and T must have the same length, got {x.size}, {t_x.size}, {age.size}"
-        )
+            f"frequency, recency and T must have the same length, got {sizes}"
+        ) from None
     if x.size == 0:
         raise ValueError("frequency, recency and T are empty")
     if not (np.isfinite(x).all() and np.isfinite(t_x).all() and np.isfinite(age).all()):
