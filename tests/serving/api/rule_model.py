@@ -26,6 +26,8 @@ class RecencyRuleModel(PythonModel):
     def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
         params = params or {}
         orders = pd.DataFrame(model_input)
+        # Like the product's pyfunc: the input is validated as an orders file, naive = UTC.
+        orders["ordered_at"] = pd.to_datetime(orders["ordered_at"], utc=True)
         if (orders["customer_id"] == "explode").any():
             raise ValueError("this customer breaks the rule model")
         as_of = pd.Timestamp(str(params["as_of"]), tz="UTC")
@@ -78,8 +80,11 @@ def save_rule_model(path: Path, label: str) -> Path:
     from mlflow.models import ModelSignature
     from mlflow.types import ParamSchema, ParamSpec
 
+    from training.pyfunc_model import ORDER_INPUT_SCHEMA
+
+    # The product model's input schema, so MLflow's schema enforcement runs as in production.
     signature = ModelSignature(
-        inputs=None,
+        inputs=ORDER_INPUT_SCHEMA,
         params=ParamSchema(
             [ParamSpec("as_of", "string", ""), ParamSpec("model_version", "string", "")]
         ),
