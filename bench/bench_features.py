@@ -98,9 +98,11 @@ def run_features(orders: Path, products: Path, out: Path) -> dict[str, float]:
     frame = read_orders(orders)
     product_frame = read_products(products)
     steps["read_s"] = time.perf_counter() - t0
+    steps["read_peak_gb"] = _peak_gb()
     t1 = time.perf_counter()
     features = build_features(frame, AS_OF, product_frame)
     steps["build_s"] = time.perf_counter() - t1
+    steps["build_peak_gb"] = _peak_gb()
     del frame
     t2 = time.perf_counter()
     write_frame(features, out)
@@ -108,6 +110,11 @@ def run_features(orders: Path, products: Path, out: Path) -> dict[str, float]:
     steps["customers"] = float(len(features))
     steps["columns"] = float(features.shape[1])
     return steps
+
+
+def _peak_gb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def run_duckdb(orders: Path, out: Path) -> dict[str, float]:
@@ -155,7 +162,7 @@ def child(kind: str, work: Path) -> None:
     else:
         steps = run_duckdb(work / "orders.parquet", work / "duckdb.parquet")
     steps["wall_s"] = time.perf_counter() - start
-    steps["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    steps["peak_rss_gb"] = _peak_gb()
     print(json.dumps(steps))
 
 

@@ -77,7 +77,9 @@ def sku_repurchase_interval(prepared: PreparedOrders, min_intervals: int) -> Flo
     sku, code, day = prepared.sku[rows], prepared.code[rows], prepared.day[rows]
     span = int(day.max() - day.min() + 1)
     if (prepared.n_customers + 1) * n_skus * span < 2**62:
-        order = np.argsort((code * n_skus + sku) * span + (day - day.min()))
+        # rows come sorted by customer and day: a stable sort on (customer, sku) keeps the
+        # days in order and is quick on such runs
+        order = np.argsort(code.astype(np.int64) * n_skus + sku, kind="stable")
     else:  # the combined key would overflow: sort by three keys instead
         order = np.lexsort((day, sku, code))
     sku, code, day = sku[order], code[order], day[order]

@@ -25,8 +25,9 @@ def grouped_median(codes: IntArray, values: np.ndarray, n_groups: int) -> FloatA
     if len(values) == 0:
         return out
     if np.issubdtype(values.dtype, np.integer) and values.min() >= 0:
-        # one int64 key sorts faster than a two-key lexsort
-        order = np.argsort(codes * (int(values.max()) + 1) + values)
+        # one int64 key sorts faster than a two-key lexsort; the codes usually come sorted
+        # already, and a stable (tim)sort exploits those runs
+        order = np.argsort(codes.astype(np.int64) * (int(values.max()) + 1) + values, kind="stable")
     else:
         order = np.lexsort((values, codes))
     codes_sorted, values_sorted = codes[order], values[order].astype(np.float64)

@@ -152,11 +152,21 @@ def _mix(
         shares = np.where(totals > 0, table / np.maximum(totals, 1), 0.0)
     columns = {f"{prefix}_share_{_slug(name)}": shares[:, i] for i, name in enumerate(chosen)}
     columns[f"{prefix}_share_other"] = shares[:, -1]
-    distinct = pd.Series(prepared.code[known] * (len(names) + 1) + row_codes[known]).unique()
-    columns["n_categories" if prefix == "category" else f"n_{prefix}s"] = np.bincount(
-        distinct // (len(names) + 1), minlength=n
+    columns["n_categories" if prefix == "category" else f"n_{prefix}s"] = _distinct_per_customer(
+        prepared.code[known], row_codes[known], len(names), n
     )
     return pd.DataFrame(columns)
+
+
+def _distinct_per_customer(
+    codes: np.ndarray, values: np.ndarray, n_values: int, n: int
+) -> np.ndarray:
+    """How many distinct values each customer has (a count table when it is small)."""
+    pair = codes.astype(np.int64) * n_values + values
+    if n * n_values <= 50_000_000:
+        table = np.bincount(pair, minlength=n * n_values).reshape(n, n_values)
+        return np.count_nonzero(table, axis=1)
+    return np.bincount(pd.unique(pair) // n_values, minlength=n)
 
 
 def _slug(name: str) -> str:

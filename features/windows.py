@@ -14,37 +14,56 @@ from features.prepared import PreparedOrders
 
 
 def window_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataFrame:
-    """``orders_{N}d``, ``revenue_{N}d``, ``purchase_days_{N}d`` per window, ``spend_trend``."""
-    n = prepared.n_customers
-    age = prepared.as_of_day - prepared.day
-    day_age = prepared.as_of_day - prepared.day_value
+    """``orders_{N}d``, ``purchase_days_{N}d``, ``revenue_{N}d`` per window, ``spend_trend``."""
+    windows = np.array(sorted(set(config.windows_days)), dtype=np.int64)
+    first = prepared.order_first
+    orders = _per_window(prepared, prepared.code[first], prepared.day[first], windows, None)
+    days = _per_window(prepared, prepared.day_code, prepared.day_value, windows, None)
+    revenue = _per_window(
+        prepared, prepared.day_code, prepared.day_value, windows, prepared.day_revenue
+    )
     columns: dict[str, np.ndarray] = {}
-    for days in sorted(set(config.windows_days)):
-        inside = age < days
-        columns[f"orders_{days}d"] = np.bincount(
-            prepared.code[inside & prepared.order_first], minlength=n
-        )
-        columns[f"purchase_days_{days}d"] = np.bincount(
-            prepared.day_code[day_age < days], minlength=n
-        )
-        recent_days = day_age < days  # revenue per purchase day: fewer elements than rows
-        columns[f"revenue_{days}d"] = np.bincount(
-            prepared.day_code[recent_days], weights=prepared.day_revenue[recent_days], minlength=n
-        ).astype(np.float64)
-    columns["spend_trend"] = _trend(prepared, age, config.trend_window_days)
+    for i, length in enumerate(windows):
+        columns[f"orders_{length}d"] = orders[:, i].astype(np.int64)
+        columns[f"purchase_days_{length}d"] = days[:, i].astype(np.int64)
+        columns[f"revenue_{length}d"] = revenue[:, i]
+    columns["spend_trend"] = _trend(prepared, config.trend_window_days)
     return pd.DataFrame(columns)
 
 
-def _trend(prepared: PreparedOrders, age: np.ndarray, window: int) -> np.ndarray:
+def _per_window(
+    prepared: PreparedOrders,
+    codes: np.ndarray,
+    days: np.ndarray,
+    windows: np.ndarray,
+    weights: np.ndarray | None,
+) -> np.ndarray:
+    """Count (or weighted sum) per customer and window, from one pass over the rows.
+
+    Each row falls in a bucket = how many windows are too short to contain it; a window holds
+    the rows of its own and all shorter-window buckets, so a cumulative sum over buckets
+    gives every window at once.
+    """
+    n, width = prepared.n_customers, len(windows) + 1
+    bucket = np.searchsorted(windows, prepared.as_of_day - days, side="right")
+    table = np.bincount(
+        codes.astype(np.int64) * width + bucket, weights=weights, minlength=n * width
+    ).reshape(n, width)
+    return np.cumsum(table[:, :-1], axis=1)
+
+
+def _trend(prepared: PreparedOrders, window: int) -> np.ndarray:
     """(recent - previous) / (recent + previous) revenue over two back-to-back windows.
 
     -1 = stopped buying, 0 = steady (or nothing in either window), +1 = only recently.
     """
     n = prepared.n_customers
+    age = prepared.as_of_day - prepared.day_value
     recent = age < window
     previous = (age >= window) & (age < 2 * window)
-    now = np.bincount(prepared.code[recent], weights=prepared.amount[recent], minlength=n)
-    before = np.bincount(prepared.code[previous], weights=prepared.amount[previous], minlength=n)
+    codes, revenue = prepared.day_code, prepared.day_revenue
+    now = np.bincount(codes[recent], weights=revenue[recent], minlength=n)
+    before = np.bincount(codes[previous], weights=revenue[previous], minlength=n)
     total = np.abs(now) + np.abs(before)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, (now - before) / total, 0.0)
