@@ -177,11 +177,12 @@ class ContactsIn(BaseModel):
 
 
 class ContactsResult(BaseModel):
-    """What recording touches did."""
+    """What recording touches did; `replanned`: customers whose planned contact was rebuilt."""
 
     received: int
     inserted: int
     duplicates: int
+    replanned: int = 0
 
 
 # --------------------------------------------------------------------------- customers

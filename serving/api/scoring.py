@@ -74,6 +74,47 @@ def refresh_customers(
     return RefreshOutcome("updated", len(scores), info.version)
 
 
+def replan_customers(
+    session: Session,
+    customer_ids: list[str],
+    *,
+    policy: Any | None,
+    now: dt.datetime,
+) -> int:
+    """Rebuild the planned contacts of customers from their stored scores (after a touch or a
+    consent change), as of each score's own date. Returns the number of customers re-planned.
+
+    The write that triggered this is committed already, so a failure is logged, not raised.
+    """
+    scores = repo.scores_frame(session, customer_ids)
+    if scores.empty:
+        return 0
+    try:
+        orders = repo.orders_for_customers(session, scores["customer_id"])
+        customers = repo.customers_frame(session, scores["customer_id"])
+        contacts = repo.contacts_for_customers(session, scores["customer_id"])
+        # One plan per distinct scoring date (a handful), never one per customer.
+        for as_of_value, group in scores.groupby("as_of"):
+            as_of = pd.Timestamp(as_of_value).date()  # type: ignore[arg-type]
+            plan = plan_customers(
+                group,
+                as_of=as_of,
+                orders=orders,
+                customers=customers,
+                contacts=contacts,
+                policy=policy,
+            )
+            if plan is not None:
+                ids = group["customer_id"].tolist()
+                repo.replace_plan(session, plan, as_of=as_of, planned_at=now, customer_ids=ids)
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("re-planning %d customers failed", len(scores))
+        return 0
+    return len(scores)
+
+
 def predict_customer(
     holder: ModelHolder,
     orders: pd.DataFrame,

@@ -295,6 +295,17 @@ def save_scores(session: Session, scores: pd.DataFrame, *, scored_at: dt.datetim
     return len(rows)
 
 
+def scores_frame(session: Session, customer_ids: Iterable[str]) -> pd.DataFrame:
+    """The stored scores of these customers (SPEC score columns; dates as ``datetime.date``)."""
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(set(customer_ids)), ID_CHUNK):
+        query = select(*(getattr(Score, c) for c in SCORE_COLUMNS)).where(
+            Score.customer_id.in_(chunk)
+        )
+        rows.extend(session.execute(query).all())
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
 def get_score(session: Session, customer_id: str) -> Score | None:
     """The latest stored score of one customer, if any."""
     return session.get(Score, customer_id)

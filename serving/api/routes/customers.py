@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from serving.api.deps import NowDep, SessionDep
+from serving.api.deps import NowDep, SessionDep, StateDep
 from serving.api.schemas import CustomerIn, CustomerPublic, PlanItemPublic, ScorePublic
+from serving.api.scoring import replan_customers
 from serving.store import repository as repo
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -20,11 +21,13 @@ CustomerId = Annotated[
 
 @router.put("/{customer_id}")
 def put_customer(
-    customer_id: CustomerId, body: CustomerIn, session: SessionDep, now: NowDep
+    customer_id: CustomerId, body: CustomerIn, session: SessionDep, state: StateDep, now: NowDep
 ) -> CustomerPublic:
     """Create or replace a customer's consent, time zone, preferred channel and tags."""
     repo.upsert_customer(session, customer_id, body.model_dump(), updated_at=now)
     session.commit()
+    # A withdrawn consent or a new time zone must reach the planned contact at once.
+    replan_customers(session, [customer_id], policy=state.policy, now=now)
     return _customer_public(session, customer_id, on_or_after=None)
 
 

@@ -77,8 +77,8 @@ def test_touches_are_recorded_once(client: TestClient, user: dict[str, str]) -> 
     }
     first = client.post("/v1/contacts", json=body, headers=user).json()
     second = client.post("/v1/contacts", json=body, headers=user).json()
-    assert first == {"received": 2, "inserted": 2, "duplicates": 0}
-    assert second == {"received": 2, "inserted": 0, "duplicates": 2}
+    assert first == {"received": 2, "inserted": 2, "duplicates": 0, "replanned": 0}
+    assert second == {"received": 2, "inserted": 0, "duplicates": 2, "replanned": 0}
 
 
 def test_bad_touches_are_422(client: TestClient, user: dict[str, str]) -> None:

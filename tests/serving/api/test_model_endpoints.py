@@ -179,3 +179,27 @@ def test_predict_without_a_model_is_503(client: TestClient, user: dict[str, str]
     response = client.post("/v1/predict", json=body, headers=user)
     assert response.status_code == 503
     assert response.json()["detail"].startswith("no model")
+
+
+def test_withdrawn_consent_and_new_touches_reach_the_plan(served: TestClient) -> None:
+    served.put("/v1/customers/c-1", json={"consent_sms": True}, headers=USER)
+    lines = [
+        order("o-1", ordered_at="2024-04-01T10:00:00Z"),
+        order("o-2", ordered_at="2024-05-01T10:00:00Z"),
+    ]
+    served.post("/v1/orders", json={"orders": lines, "as_of": "2024-06-01"}, headers=USER)
+    before = served.get("/v1/customers/c-1", headers=USER).json()["next_contact"]
+    assert before["channel"] == "sms"
+
+    # A touch the CRM made two days before the scoring date (touches after it are not history).
+    touch = {"customer_id": "c-1", "contacted_at": "2024-05-30T10:00:00Z", "channel": "sms"}
+    result = served.post("/v1/contacts", json={"contacts": [touch]}, headers=USER).json()
+    assert result["replanned"] == 1
+    after_touch = served.get("/v1/customers/c-1", headers=USER).json()["next_contact"]
+    # min_days_between_contacts = 7 by default: no contact before 2024-06-06 now.
+    assert before["contact_on"] < "2024-06-06"
+    assert after_touch["contact_on"] >= "2024-06-06"
+
+    served.put("/v1/customers/c-1", json={"consent_sms": False}, headers=USER)
+    withdrawn = served.get("/v1/customers/c-1", headers=USER).json()["next_contact"]
+    assert withdrawn is None or withdrawn["channel"] is None
