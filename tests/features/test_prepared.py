@@ -1,0 +1,106 @@
+"""The shared sorted arrays, checked against plain pandas on random shops (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.pipeline import build_features
+
+AS_OF = dt.date(2024, 2, 15)
+
+
+@st.composite
+def random_orders(draw: st.DrawFn) -> pd.DataFrame:
+    """Up to 40 order lines over 6 customers; several lines per order, several orders per day."""
+    n_lines = draw(st.integers(1, 40))
+    customer = draw(st.lists(st.sampled_from("abcdef"), min_size=n_lines, max_size=n_lines))
+    day = draw(st.lists(st.integers(0, 60), min_size=n_lines, max_size=n_lines))
+    order = draw(st.lists(st.integers(0, 8), min_size=n_lines, max_size=n_lines))
+    amount = draw(st.lists(st.integers(-5, 50), min_size=n_lines, max_size=n_lines))
+    status = draw(
+        st.lists(st.sampled_from(["paid", "paid", "paid", "refunded"]), min_size=n_lines,
+                 max_size=n_lines)
+    )  # fmt: skip
+    frame = pd.DataFrame({"customer_id": customer, "day": day, "order": order})
+    # an order id is one customer's, placed on one day (its first line's)
+    frame["order_id"] = frame["customer_id"] + "-" + frame["order"].astype(str)
+    frame["day"] = frame.groupby("order_id")["day"].transform("first")
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype("string"),
+            "ordered_at": (start + pd.to_timedelta(frame["day"], unit="D")).astype(
+                "datetime64[ns, UTC]"
+            ),
+            "amount": np.array(amount, dtype=np.float64),
+            "order_id": frame["order_id"].astype("string"),
+            "sku": pd.Series([f"s{i % 3}" for i in range(n_lines)], dtype="string"),
+            "quantity": 1.0,
+            "discount": 0.0,
+            "channel": pd.Series([pd.NA] * n_lines, dtype="string"),
+            "status": pd.Series(status, dtype="string"),
+        }
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_orders())
+def test_matches_plain_pandas(orders: pd.DataFrame) -> None:
+    paid = orders[
+        (orders["status"] == "paid") & (orders["ordered_at"] < pd.Timestamp("2024-02-16", tz="UTC"))
+    ]
+    if paid.empty:
+        return
+    ours = build_features(orders, AS_OF).set_index("customer_id")
+    grouped = paid.groupby("customer_id")
+    per_order = paid.groupby(["customer_id", "order_id"])["amount"].sum()
+    as_of = pd.Timestamp("2024-02-15", tz="UTC")
+    assert list(ours.index) == sorted(paid["customer_id"].unique())
+    np.testing.assert_array_equal(ours["n_orders"], grouped["order_id"].nunique())
+    np.testing.assert_array_equal(ours["frequency"], grouped["ordered_at"].nunique() - 1)
+    np.testing.assert_allclose(ours["revenue_total"], grouped["amount"].sum())
+    np.testing.assert_allclose(ours["revenue_max"], per_order.groupby(level=0).max())
+    recent = paid[paid["ordered_at"] > as_of - pd.Timedelta(days=30)]
+    expected_30d = recent.groupby("customer_id")["order_id"].nunique().reindex(ours.index)
+    np.testing.assert_array_equal(ours["orders_30d"], expected_30d.fillna(0))
+
+
+def test_order_spanning_midnight_counts_once(
+    orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
+) -> None:
+    orders = orders_from_rows(
+        [
+            {
+                "customer_id": "a",
+                "ordered_at": "2024-01-01T23:59",
+                "amount": 5,
+                "order_id": "x",
+                "sku": "p",
+            },
+            {
+                "customer_id": "a",
+                "ordered_at": "2024-01-02T00:01",
+                "amount": 7,
+                "order_id": "x",
+                "sku": "q",
+            },
+            {
+                "customer_id": "a",
+                "ordered_at": "2024-01-02T08:00",
+                "amount": 1,
+                "order_id": "y",
+                "sku": "p",
+            },
+            # z sorts between x's two lines, so they are not adjacent: the exact count takes over
+            {"customer_id": "a", "ordered_at": "2024-01-01T10:00", "amount": 2, "order_id": "z"},
+        ]
+    )
+    row = build_features(orders, AS_OF).iloc[0]
+    assert row["n_orders"] == 3 and row["revenue_max"] == 12.0
+    assert row["frequency"] == 1  # two purchase days, whatever the orders
