@@ -249,6 +249,14 @@ def _reasons(work: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
     when = pd.Series(np.datetime_as_string(when_day, unit="D"), index=work.index, dtype="string")
     wants_date = text.str.endswith("around ")
     text = text.where(~wants_date, text + when)
+    situation = (
+        " ("
+        + scores["lifecycle_stage"].astype("string").fillna("?")
+        + ", "
+        + scores["rfm_segment"].astype("string").fillna("?")
+        + ")"
+    )
+    text = text.where(action != "winback", text + situation)
     p = pd.to_numeric(scores["p_buy_30d"], errors="coerce").fillna(0.0)
     value = pd.to_numeric(scores["predicted_value_365d"], errors="coerce").fillna(0.0)
     text = (

@@ -29,6 +29,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from features.errors import InputError
 from features.tables import paid_orders
 from serving.policy.config import CHANNELS, PolicyConfig
 
@@ -251,8 +252,6 @@ def format_with_offset(send_local: np.ndarray, send_utc: np.ndarray) -> pd.Serie
 
 
 def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
-    from features.errors import InputError
-
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InputError(f"{name} table lacks required column '{missing[0]}'")
