@@ -6,8 +6,9 @@ to the Pareto/NBD model", Marketing Science 24(2), 275-284.
 - While alive, a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``;
   after every purchase they drop out with probability ``p ~ Beta(a, b)``.
 - Log-likelihood of ``(x, t_x, T)``: the paper's equation (6), computed in logs.
-- ``P(alive | x, t_x, T)``: equation (13); equal to 1 when ``x = 0`` (dropout only happens
-  right after a purchase).
+- ``P(alive | x, t_x, T)``: Fader, Hardie and Lee (2008), "Computing P(alive) using the BG/NBD
+  model" (brucehardie.com/notes/021); equal to 1 when ``x = 0`` (dropout only happens right
+  after a purchase).
 - Conditional expected purchases in ``(T, T + t]``: equation (10), with the Gauss
   hypergeometric function ``2F1``.
 - ``P(at least one purchase in (T, T + t] | x, t_x, T)``: given alive at ``T`` the rate's
@@ -119,7 +120,7 @@ class BetaGeoModel(BaseEstimator):
     def probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> FloatArray:
-        """P(still alive at T | x, t_x, T), equation (13); exactly 1 when ``frequency`` is 0."""
+        """P(still alive at T | x, t_x, T) (note 021); exactly 1 when ``frequency`` is 0."""
         data = as_summary(frequency, recency, T)
         return np.asarray(np.exp(-np.logaddexp(0.0, self._log_dropout_odds(data))))
 

@@ -8,12 +8,12 @@ PyMC-Marketing.
 
 - While alive, a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``
   and dies after an exponential lifetime with rate ``mu ~ Gamma(s, beta)``, independently.
-- Log-likelihood: the note's equation (22) with ``A_0`` from equations (23)/(24) (the two
-  branches ``alpha >= beta`` and ``alpha < beta``). The hypergeometric terms are computed
+- Log-likelihood: the note's Section 3, with its ``A_0`` term in the two branches
+  ``alpha >= beta`` and ``alpha < beta``. The hypergeometric terms are computed
   through Euler's transformation ``2F1(a, b; a+1; z) = (1-z)^(1-b) 2F1(1, a+1-b; a+1; z)``,
   whose series has only positive, bounded terms, so large ``x`` does not overflow.
-- ``P(alive | x, t_x, T)``: the note's equation (18).
-- Conditional expected purchases in ``(T, T + t]``: the note's equation (21).
+- ``P(alive | x, t_x, T)``: the note's Section 5.
+- Conditional expected purchases in ``(T, T + t]``: the note's Section 6.
 - ``P(at least one purchase in (T, T + t] | history)`` = ``P(alive) * E[lambda/(lambda+mu)
   (1 - exp(-(lambda+mu) t))]`` with ``lambda ~ Gamma(r + x, alpha + T)`` and
   ``mu ~ Gamma(s, beta + T)`` independent (the posterior given alive at ``T``). Writing the
@@ -58,7 +58,7 @@ _BLOCK = 100_000
 
 
 def _log_a0(r: float, alpha: float, s: float, beta: float, data: Summary) -> FloatArray:
-    """log A_0 of Fader and Hardie's note, equations (23)/(24), vectorised and stable.
+    """log A_0 of Fader and Hardie's note (Section 3), vectorised and stable.
 
     ``A_0 = [F(t_x) - F(T)]`` with ``F(y) = 2F1(r+s+x, c; r+s+x+1; d / (m + y)) / (m + y)^(r+s+x)``
     where ``m = max(alpha, beta)``, ``d = |alpha - beta|`` and ``c = s + 1`` if ``alpha >= beta``
@@ -95,7 +95,7 @@ def _log_a0(r: float, alpha: float, s: float, beta: float, data: Summary) -> Flo
 def pareto_nbd_log_likelihood(
     r: float, alpha: float, s: float, beta: float, data: Summary
 ) -> FloatArray:
-    """Per-customer log-likelihood, equation (22) of Fader and Hardie's note."""
+    """Per-customer log-likelihood, Section 3 of Fader and Hardie's note."""
     x, age = data.frequency, data.T
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     alive_at_end = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
@@ -153,7 +153,7 @@ class ParetoNBDModel(BaseEstimator):
     def _probability_alive(self, data: Summary) -> FloatArray:
         r, alpha, s, beta = self._fitted_params()
         x, age = data.frequency, data.T
-        # Equation (18): 1 / (1 + s / (r+s+x) * (alpha+T)^(r+x) * (beta+T)^s * A_0).
+        # Section 5 of the note: 1 / (1 + s / (r+s+x) * (alpha+T)^(r+x) * (beta+T)^s * A_0).
         log_odds_dead = (
             np.log(s)
             - np.log(r + s + x)
@@ -166,13 +166,13 @@ class ParetoNBDModel(BaseEstimator):
     def probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> FloatArray:
-        """P(still alive at T | x, t_x, T), equation (18) of Fader and Hardie's note."""
+        """P(still alive at T | x, t_x, T), Section 5 of Fader and Hardie's note."""
         return self._probability_alive(as_summary(frequency, recency, T))
 
     def expected_purchases(
         self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> FloatArray:
-        """Expected number of purchases in ``(T, T + t]`` given the history, equation (21)."""
+        """Expected number of purchases in ``(T, T + t]`` given the history (note, Section 6)."""
         r, alpha, s, beta = self._fitted_params()
         data = as_summary(frequency, recency, T)
         horizon = as_horizon(t)

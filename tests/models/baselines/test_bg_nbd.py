@@ -50,7 +50,7 @@ def _posterior_monte_carlo(
     Draw lambda ~ Gamma(r, alpha) and p ~ Beta(a, b), weight by the individual likelihood of
     the history, and average the individual-level answers: alive-at-T probability times
     1 - exp(-lambda t) (the next purchase comes before any dropout), and (1 - exp(-lambda p t))
-    / p expected purchases (Fader et al. 2005, equation 7, restarted at T by memorylessness).
+    / p expected purchases (the individual-level BG/NBD mean, restarted at T by memorylessness).
     """
     x, t_x, age = customer
     n = 400_000
