@@ -255,7 +255,33 @@ class ScorePublic(BaseModel):
     reasons: str | None = None
     model_version: str | None = None
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "c-1001",
+                    "as_of": "2025-04-01",
+                    "p_buy_7d": 0.18,
+                    "p_buy_14d": 0.31,
+                    "p_buy_30d": 0.55,
+                    "p_buy_60d": 0.74,
+                    "p_buy_90d": 0.83,
+                    "next_purchase_date": "2025-04-27",
+                    "next_purchase_low": "2025-04-09",
+                    "next_purchase_high": "2025-06-02",
+                    "p_churn": 0.09,
+                    "predicted_value_365d": 412.0,
+                    "rfm_segment": "important_value",
+                    "lifecycle_stage": "active",
+                    "price_sensitivity": "low",
+                    "depletion_date": "2025-04-30",
+                    "reasons": "last order 28 days ago (30-day cycle); 6 orders in 180 days",
+                    "model_version": "3",
+                }
+            ]
+        },
+    )
 
 
 class PlanItemPublic(BaseModel):
@@ -274,7 +300,25 @@ class PlanItemPublic(BaseModel):
     reasons: str | None = None
     holdout: bool
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "c-1001",
+                    "contact_on": "2025-04-24",
+                    "send_at": "2025-04-24T10:00:00+08:00",
+                    "channel": "wechat",
+                    "action": "replenish_reminder",
+                    "offer": "content",
+                    "priority": 226.6,
+                    "expected_value": 48.3,
+                    "reasons": "replenish: the last purchase runs out around 2025-04-30",
+                    "holdout": False,
+                }
+            ]
+        },
+    )
 
 
 class CustomerPublic(CustomerBase):
