@@ -181,7 +181,7 @@ def as_day(values: pd.Series, column: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.Series(values)
         if parsed.dt.tz is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+            parsed = parsed.dt.tz_localize(None)  # a date is its wall-clock day
     else:
         text = values.astype("string").str.strip()
         text = text.mask(text == "")

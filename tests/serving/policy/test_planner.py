@@ -337,3 +337,16 @@ def test_value_ranks_customers_on_the_edge_first() -> None:
     plan = plan_for(scores)
     assert plan["customer_id"].tolist()[0] == "edge"
     assert np.all(plan["expected_value"] >= 0)
+
+
+def test_edge_inputs() -> None:
+    empty = build_plan(scores_of({}).iloc[:0], as_of=AS_OF, orders=NO_ORDERS)
+    assert list(empty.columns) == PLAN_COLUMNS and empty.empty
+    # Numeric ids become text; a repeated customer is planned once (the last score wins).
+    twice = scores_of({"customer_id": 5, "p_buy_30d": 0.1}, {"customer_id": 5})
+    row = only_row(plan_for(twice))
+    assert row["customer_id"] == "5" and row["expected_value"] == pytest.approx(10.0)
+    # A zone-aware timestamp as a score date means its own calendar day.
+    aware = scores_of({})
+    aware["next_purchase_date"] = pd.Timestamp("2026-04-10T00:00", tz="Asia/Shanghai")
+    assert only_row(plan_for(aware))["contact_on"] == dt.date(2026, 4, 7)
