@@ -100,15 +100,16 @@ def return_features(prepared: PreparedOrders) -> pd.DataFrame:
     rows with a negative amount, and refunded rows), ``refunded_count``, ``cancelled_count``,
     ``return_share`` (returns / rows) and ``returned_amount``."""
     n = prepared.n_customers
-    code, status, amount = prepared.all_code, prepared.all_status, prepared.all_amount
+    code, status, amount = prepared.other_code, prepared.other_status, prepared.other_amount
     returned = ((status == 0) & (amount < 0)) | (status == 1)
-    rows = np.bincount(code, minlength=n)
+    paid_rows = np.diff(prepared.row_offsets)
+    rows = paid_rows + np.bincount(code[status != 0], minlength=n)
     returns_count = np.bincount(code[returned], minlength=n)
     return pd.DataFrame(
         {
-            "returns_count": returns_count,
-            "refunded_count": np.bincount(code[status == 1], minlength=n),
-            "cancelled_count": np.bincount(code[status == 2], minlength=n),
+            "returns_count": returns_count.astype(np.int32),
+            "refunded_count": np.bincount(code[status == 1], minlength=n).astype(np.int32),
+            "cancelled_count": np.bincount(code[status == 2], minlength=n).astype(np.int32),
             "return_share": returns_count / rows,
             "returned_amount": np.bincount(
                 code[returned], weights=np.abs(amount[returned]), minlength=n

@@ -58,7 +58,7 @@ class PreparedOrders:
     Row arrays (``code`` ... ``channel``) are aligned and sorted; ``row_offsets[i]`` ..
     ``row_offsets[i+1]`` are customer ``i``'s rows. Day arrays describe distinct purchase days
     (one entry per customer and day); ``day_offsets`` delimits each customer's days.
-    ``other_*`` arrays are the customers' refunded/cancelled rows and paid returns.
+    ``other_*`` arrays are the customers' refunded/cancelled rows and paid return lines.
     """
 
     customer_ids: pd.Index
@@ -81,9 +81,11 @@ class PreparedOrders:
     day_revenue: FloatArray
     day_row_start: IntArray
     day_offsets: IntArray
-    all_code: IntArray  # every row (any status) of these customers up to as_of
-    all_status: IntArray  # 0 paid, 1 refunded, 2 cancelled
-    all_amount: FloatArray
+    # rows that are not plain purchases (refunded, cancelled, paid with a negative amount) of
+    # these customers up to as_of; few, so kept apart instead of a copy of every row
+    other_code: IntArray
+    other_status: IntArray  # 0 paid (a return line), 1 refunded, 2 cancelled
+    other_amount: FloatArray
 
     @property
     def n_customers(self) -> int:
@@ -107,11 +109,11 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     # so the columns are encoded side by side (one thread per core is enough).
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         customers_job = pool.submit(sorted_codes, orders["customer_id"])
-        orders_job = pool.submit(pd.factorize, orders["order_id"])
+        orders_job = pool.submit(encode, orders["order_id"])
         sku_job = pool.submit(_text_codes, orders, "sku")
         channel_job = pool.submit(_text_codes, orders, "channel")
         cust_codes, uniques = customers_job.result()
-        order_codes_all = orders_job.result()[0].astype(np.int32)
+        order_codes_all = orders_job.result()[0]
         sku_all, sku_names = sku_job.result()
         channel_all, channel_names = channel_job.result()
     paid = visible & (status_all == 0)
@@ -121,7 +123,10 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     # int32 codes and days halve the memory traffic of every later step
     remap = (np.cumsum(has_paid, dtype=np.int64) - 1).astype(np.int32)
     customer_ids = pd.Index(uniques[has_paid], name="customer_id")
-    keep_all = has_paid[cust_codes] & (day_all <= as_of_day)
+    amount_all = orders["amount"].to_numpy(dtype=np.float64)
+    other = has_paid[cust_codes] & (day_all <= as_of_day) & ((status_all != 0) | (amount_all < 0))
+    other_rows = np.flatnonzero(other)
+    del other
     code_all = remap[cust_codes]
     del cust_codes, remap
 
@@ -159,7 +164,6 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     )
     day_offsets = _offsets(day_code, n)
 
-    all_rows = np.flatnonzero(keep_all)
     return PreparedOrders(
         customer_ids=customer_ids,
         as_of_day=as_of_day,
@@ -181,9 +185,9 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
         day_revenue=day_revenue.astype(np.float64),
         day_row_start=day_row_start,
         day_offsets=day_offsets,
-        all_code=code_all[all_rows],
-        all_status=status_all[all_rows],
-        all_amount=orders["amount"].to_numpy(dtype=np.float64)[all_rows],
+        other_code=code_all[other_rows],
+        other_status=status_all[other_rows],
+        other_amount=amount_all[other_rows],
     )
 
 
@@ -227,13 +231,21 @@ def _offsets(sorted_codes: IntArray, n: int) -> IntArray:
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
+def encode(values: pd.Series) -> tuple[IntArray, pd.Index]:
+    """int32 codes and distinct values of a text column (categorical columns for free)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int32), pd.Index(values.cat.categories)
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int32), pd.Index(uniques)
+
+
 def sorted_codes(values: pd.Series) -> tuple[IntArray, pd.Index]:
     """Integer codes whose order is the sorted order of the values (no missing values).
 
     Factorizing unsorted and sorting only the distinct values is much cheaper than
     ``pd.factorize(sort=True)`` on millions of strings.
     """
-    codes, uniques = pd.factorize(values)
+    codes, uniques = encode(values)
     order = pc.array_sort_indices(pa.array(uniques, type=pa.string())).to_numpy().astype(np.int64)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
@@ -269,9 +281,5 @@ def _text_codes(frame: pd.DataFrame, column: str) -> tuple[IntArray, pd.Index]:
     """
     if column not in frame.columns:
         return np.full(len(frame), -1, dtype=np.int32), pd.Index([], dtype="string")
-    values = frame[column]
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        category_codes = values.cat.codes.to_numpy().astype(np.int32)
-        return category_codes, pd.Index(values.cat.categories.astype("string"))
-    codes, names = pd.factorize(values)
-    return codes.astype(np.int32), pd.Index(names).astype("string")
+    codes, names = encode(frame[column])
+    return codes, names.astype("string")

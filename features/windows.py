@@ -24,8 +24,8 @@ def window_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataF
     )
     columns: dict[str, np.ndarray] = {}
     for i, length in enumerate(windows):
-        columns[f"orders_{length}d"] = orders[:, i].astype(np.int64)
-        columns[f"purchase_days_{length}d"] = days[:, i].astype(np.int64)
+        columns[f"orders_{length}d"] = orders[:, i].astype(np.int32)
+        columns[f"purchase_days_{length}d"] = days[:, i].astype(np.int32)
         columns[f"revenue_{length}d"] = revenue[:, i]
     columns["spend_trend"] = _trend(prepared, config.trend_window_days)
     return pd.DataFrame(columns)
@@ -46,10 +46,15 @@ def _per_window(
     """
     n, width = prepared.n_customers, len(windows) + 1
     bucket = np.searchsorted(windows, prepared.as_of_day - days, side="right")
-    table = np.bincount(
-        codes.astype(np.int64) * width + bucket, weights=weights, minlength=n * width
-    ).reshape(n, width)
-    return np.cumsum(table[:, :-1], axis=1)
+    # an int32 key keeps the memory of this pass small (n x width < 2**31 for 300M customers)
+    key: np.ndarray = codes.astype(np.int32 if n * width < 2**31 else np.int64)
+    key *= width
+    key += bucket.astype(key.dtype)
+    del bucket
+    table = np.bincount(key, weights=weights, minlength=n * width).reshape(n, width)
+    del key
+    np.cumsum(table, axis=1, out=table)
+    return table[:, :-1]
 
 
 def _trend(prepared: PreparedOrders, window: int) -> np.ndarray:
