@@ -28,7 +28,8 @@ ShortText = Annotated[
 ]
 Channel = Literal["email", "sms", "wechat"]
 Money = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+# Output only: not range-checked here, so a model's 1.0000000002 cannot turn into a 500.
+Probability = Annotated[float | None, Field(description="Probability in [0, 1].")]
 TagValue = (
     Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00]*$")]
     | bool
@@ -247,7 +248,7 @@ class ScorePublic(BaseModel):
     next_purchase_low: dt.date | None = None
     next_purchase_high: dt.date | None = None
     p_churn: Probability
-    predicted_value_365d: float
+    predicted_value_365d: float | None
     rfm_segment: str | None = None
     lifecycle_stage: str | None = None
     price_sensitivity: str | None = None
@@ -295,8 +296,8 @@ class PlanItemPublic(BaseModel):
     channel: str | None = None
     action: str | None = None
     offer: str | None = None
-    priority: float
-    expected_value: float
+    priority: float | None = None
+    expected_value: float | None = None
     reasons: str | None = None
     holdout: bool
 
