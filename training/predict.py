@@ -1,0 +1,96 @@
+"""Score every customer known at `as_of`: the SPEC.md score columns, in order."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from models.timing import quantile_days
+from training.labels import as_of_day
+from training.train import TrainedModel
+
+SCORE_COLUMNS = [
+    "customer_id",
+    "as_of",
+    "p_buy_7d",
+    "p_buy_14d",
+    "p_buy_30d",
+    "p_buy_60d",
+    "p_buy_90d",
+    "next_purchase_date",
+    "next_purchase_low",
+    "next_purchase_high",
+    "p_churn",
+    "predicted_value_365d",
+    "rfm_segment",
+    "lifecycle_stage",
+    "price_sensitivity",
+    "depletion_date",
+    "reasons",
+    "model_version",
+]
+
+
+def _dates(start: pd.Timestamp, days: np.ndarray) -> pd.Series:
+    """`start + ceil(days)` as calendar dates (None where `days` is NaN)."""
+    offsets = pd.to_timedelta(np.ceil(days), unit="D")
+    stamps = pd.Series(start.tz_localize(None) + offsets)
+    return stamps.dt.date.astype(object).where(stamps.notna(), None)
+
+
+def _as_date(values: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(values, errors="coerce", utc=True)
+    return stamps.dt.date.astype(object).where(stamps.notna(), None)
+
+
+def score_frame(
+    trained: TrainedModel, features: pd.DataFrame, as_of: dt.date | str | pd.Timestamp
+) -> pd.DataFrame:
+    """Score a feature frame built at `as_of` (see :meth:`TrainedModel.features`)."""
+    model = trained.model
+    day = as_of_day(as_of)
+    X = features[model.feature_columns_].astype(float)
+    predicted = model.predict(X)
+    probabilities = predicted[[f"p_buy_{h}d" for h in model.horizons]].to_numpy()
+    out = pd.DataFrame(index=features.index)
+    out["customer_id"] = features["customer_id"].astype("string")
+    out["as_of"] = day.date()
+    for column in predicted.columns[: len(model.horizons)]:
+        out[column] = predicted[column]
+    out["next_purchase_date"] = _dates(day, quantile_days(probabilities, model.horizons, 0.5))
+    out["next_purchase_low"] = _dates(day, quantile_days(probabilities, model.horizons, 0.1))
+    out["next_purchase_high"] = _dates(day, quantile_days(probabilities, model.horizons, 0.9))
+    out["p_churn"] = predicted["p_churn"]
+    out["predicted_value_365d"] = predicted["predicted_value_365d"]
+    for column in ("rfm_segment", "lifecycle_stage", "price_sensitivity"):
+        out[column] = features[column].astype("string") if column in features else pd.NA
+    out["depletion_date"] = (
+        _as_date(features["depletion_date"]).to_numpy() if "depletion_date" in features else None
+    )
+    out["reasons"] = model.reasons(X.assign(**_phrase_inputs(features))).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _phrase_inputs(features: pd.DataFrame) -> dict[str, pd.Series]:
+    """Non-model columns the reasons may quote (e.g. the cycle length)."""
+    return {c: features[c] for c in ("cycle_days", "tenure_days") if c in features}
+
+
+def score_customers(
+    model: TrainedModel,
+    orders: pd.DataFrame,
+    as_of: dt.date | str | pd.Timestamp,
+    products: pd.DataFrame | None = None,
+    *,
+    model_version: str = "unversioned",
+) -> pd.DataFrame:
+    """One row per customer with a paid order on or before `as_of`: the SPEC score columns.
+
+    `orders` is the canonical orders frame; only rows up to `as_of` are used.
+    """
+    features = model.features(orders, as_of, products)
+    scores = score_frame(model, features, as_of)
+    scores["model_version"] = model_version
+    return scores[SCORE_COLUMNS]
