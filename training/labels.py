@@ -27,7 +27,7 @@ def as_of_day(as_of: dt.date | str | pd.Timestamp) -> pd.Timestamp:
     return stamp.normalize().as_unit("ns")
 
 
-def orders_up_to(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def orders_up_to(orders: pd.DataFrame, as_of: dt.date | str | pd.Timestamp) -> pd.DataFrame:
     """The rows of `orders` placed on or before the day `as_of` (required: ``ordered_at``)."""
     return orders.loc[orders["ordered_at"] < as_of_day(as_of) + DAY]
 
