@@ -14,18 +14,16 @@ from features.prepared import PreparedOrders
 
 
 def window_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataFrame:
-    """``orders_{N}d``, ``purchase_days_{N}d``, ``revenue_{N}d`` per window, ``spend_trend``."""
+    """``orders_{N}d`` and ``revenue_{N}d`` per window, and ``spend_trend``."""
     windows = np.array(sorted(set(config.windows_days)), dtype=np.int64)
     first = prepared.order_first
     orders = _per_window(prepared, prepared.code[first], prepared.day[first], windows, None)
-    days = _per_window(prepared, prepared.day_code, prepared.day_value, windows, None)
     revenue = _per_window(
         prepared, prepared.day_code, prepared.day_value, windows, prepared.day_revenue
     )
     columns: dict[str, np.ndarray] = {}
     for i, length in enumerate(windows):
         columns[f"orders_{length}d"] = orders[:, i].astype(np.int32)
-        columns[f"purchase_days_{length}d"] = days[:, i].astype(np.int32)
         columns[f"revenue_{length}d"] = revenue[:, i]
     columns["spend_trend"] = _trend(prepared, config.trend_window_days)
     return pd.DataFrame(columns)

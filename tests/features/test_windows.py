@@ -20,7 +20,7 @@ def test_windows_by_hand(orders_on_days: Callable[..., pd.DataFrame]) -> None:
     row = window_features(prepare_orders(orders, as_of), FeatureConfig()).iloc[0]
     counts = [row[f"orders_{n}d"] for n in (7, 14, 30, 90, 180, 365)]
     assert counts == [2, 2, 3, 4, 5, 5]
-    assert row["revenue_30d"] == 30.0 and row["purchase_days_90d"] == 4
+    assert row["revenue_30d"] == 30.0 and row["revenue_90d"] == 40.0
     # last 90 days: 40; the 90 before: 10 -> (40 - 10) / 50
     assert row["spend_trend"] == pytest.approx(0.6)
 
