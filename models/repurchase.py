@@ -38,6 +38,7 @@ VALUE_WINDOWS = (365, 180, 90)
 # every feature that moves with the last purchase date gets the sign of "more recent".
 DEFAULT_MONOTONE: dict[str, int] = {
     "days_since_last_order": -1,
+    "T": -1,
     "recency": 1,
     "overdue_ratio": -1,
     "last_gap": 1,
