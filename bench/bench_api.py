@@ -8,8 +8,10 @@
 2. Seeds --customers customers through POST /v1/orders (20 orders each, batches of 50
    customers; each batch is re-scored by the model, as in production).
 3. From this process (the load generator), --concurrency asyncio workers send requests for
-   --duration seconds, cycling through the three measured requests in the same run:
-   POST /v1/predict with a 20-order history, GET /v1/customers/{id}, GET /health.
+   --duration seconds per request type, one type after the other in the same run (so each
+   figure is that endpoint's own capacity): POST /v1/predict with a 20-order history,
+   GET /v1/customers/{id}, GET /health. ``--mixed`` instead cycles every worker through the
+   three for --duration seconds (health latency while the server is busy scoring).
 4. Prints throughput and p50/p95/p99 latency per request type and writes them as JSON.
 
 Both processes share the machine: on a small box the load generator takes CPU from the server,
@@ -127,12 +129,20 @@ def seed(base: str, customers: int, rng: Any) -> list[str]:
     return ids
 
 
+KINDS = ("predict", "customer", "health")
+
+
 async def load(
-    base: str, ids: list[str], bodies: list[dict[str, Any]], concurrency: int, duration: float
+    base: str,
+    ids: list[str],
+    bodies: list[dict[str, Any]],
+    concurrency: int,
+    duration: float,
+    kinds: tuple[str, ...] = KINDS,
 ) -> dict[str, list[float]]:
+    """Latencies (s) of successful requests per kind, plus error counts under `_errors`."""
     import httpx
 
-    kinds = ("predict", "customer", "health")
     latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
     errors: dict[str, int] = {kind: 0 for kind in kinds}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -146,14 +156,20 @@ async def load(
         async def worker(number: int) -> None:
             step = number
             while time.perf_counter() < stop_at:
-                kind = kinds[step % 3]
+                kind = kinds[step % len(kinds)]
                 started = time.perf_counter()
-                if kind == "predict":
-                    response = await client.post("/v1/predict", json=bodies[step % len(bodies)])
-                elif kind == "customer":
-                    response = await client.get(f"/v1/customers/{ids[step % len(ids)]}")
-                else:
-                    response = await client.get("/health")
+                try:
+                    if kind == "predict":
+                        body = bodies[step % len(bodies)]
+                        response = await client.post("/v1/predict", json=body)
+                    elif kind == "customer":
+                        response = await client.get(f"/v1/customers/{ids[step % len(ids)]}")
+                    else:
+                        response = await client.get("/health")
+                except httpx.HTTPError:  # a timeout counts as an error, not a crash
+                    errors[kind] += 1
+                    step += 1
+                    continue
                 elapsed = time.perf_counter() - started
                 if response.status_code == 200:
                     latencies[kind].append(elapsed)
@@ -166,10 +182,28 @@ async def load(
     return latencies
 
 
-def summarise(latencies: dict[str, list[float]], duration: float) -> dict[str, Any]:
+def run_load(
+    base: str, ids: list[str], bodies: list[dict[str, Any]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Per-kind phases (default) or one mixed phase; the summary per request kind."""
+    if args.mixed:
+        latencies = asyncio.run(load(base, ids, bodies, args.concurrency, args.duration))
+        return summarise(latencies, args.duration, KINDS)
+    summary: dict[str, Any] = {}
+    for kind in KINDS:
+        latencies = asyncio.run(
+            load(base, ids, bodies, args.concurrency, args.duration, kinds=(kind,))
+        )
+        summary |= summarise(latencies, args.duration, (kind,))
+    return summary
+
+
+def summarise(
+    latencies: dict[str, list[float]], duration: float, kinds: tuple[str, ...]
+) -> dict[str, Any]:
     import numpy as np
 
-    errors = dict(zip(("predict", "customer", "health"), latencies.pop("_errors"), strict=True))
+    errors = dict(zip(kinds, latencies.pop("_errors"), strict=True))
     summary: dict[str, Any] = {}
     for kind, values in latencies.items():
         ms = np.array(values) * 1000
@@ -192,7 +226,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("var/bench-api"))
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per phase")
+    parser.add_argument("--mixed", action="store_true", help="one phase mixing all requests")
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     args = parser.parse_args()
 
@@ -214,15 +249,15 @@ def main() -> None:
             {"customer_id": f"walk-in-{i}", "as_of": AS_OF.isoformat(), "orders": history(rng)}
             for i in range(200)
         ]
-        latencies = asyncio.run(load(base, ids, bodies, args.concurrency, args.duration))
+        summary = run_load(base, ids, bodies, args)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    summary = summarise(latencies, args.duration)
     result = {
         "model_version": ready.get("model_version"),
         "concurrency": args.concurrency,
         "duration_s": args.duration,
+        "mode": "mixed" if args.mixed else "one request type at a time",
         "customers_seeded": args.customers,
         "seeding_s": round(seeding, 1),
         "cpus": os.cpu_count(),

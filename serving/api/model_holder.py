@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,10 +63,16 @@ class ModelHolder:
         *,
         uri: str | None = None,
         loader: ModelLoader | None = None,
+        max_concurrent_scoring: int | None = None,
     ) -> None:
         self.settings = settings
         self.uri = uri or settings.resolved_model_uri
         self.loader = loader
+        # Scoring is CPU-bound (pandas, LightGBM's own threads): running more calls at once
+        # than there are cores only adds contention, so the rest wait their turn here.
+        self._scoring_slots = threading.BoundedSemaphore(
+            max_concurrent_scoring or os.cpu_count() or 1
+        )
         self._current: LoadedModel | None = None
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
@@ -104,7 +111,8 @@ class ModelHolder:
         if current is None:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
         params = {"as_of": as_of.isoformat(), "model_version": current.info.version or ""}
-        scores = current.model.predict(_model_input(orders), params=params)
+        with self._scoring_slots:
+            scores = current.model.predict(_model_input(orders), params=params)
         return pd.DataFrame(scores)
 
     # ----------------------------------------------------------------------- loading
