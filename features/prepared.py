@@ -41,7 +41,7 @@ def epoch_days(stamps: pd.Series) -> IntArray:
     """UTC calendar day numbers (days since 1970-01-01) of a timezone-aware timestamp column."""
     values = stamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     nanos = values.array.asi8  # type: ignore[attr-defined]
-    return np.floor_divide(nanos, NS_PER_DAY).astype(np.int64)
+    return np.floor_divide(nanos, NS_PER_DAY).astype(np.int32)
 
 
 def validate_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) -> None:
@@ -204,24 +204,32 @@ def _sort_purchases(
     paid_idx = np.flatnonzero(paid)
     if len(paid_idx) == 0:
         return paid_idx, np.zeros(0, dtype=bool)
-    code = code_all[paid_idx].astype(np.int64)
+    code = code_all[paid_idx]
     day = day_all[paid_idx]
-    order_code = order_codes_all[paid_idx].astype(np.int64)
+    order_code = order_codes_all[paid_idx]
     first_day, n_orders = int(day.min()), int(order_code.max()) + 1
     span = int(day.max()) - first_day + 1
     if (int(code.max()) + 1) * span * n_orders < 2**62:
-        key = (code * span + (day - first_day)) * n_orders + order_code
+        # built in place: one int64 array instead of a chain of temporaries
+        key = code.astype(np.int64)
+        key *= span
+        key += day - first_day
+        key *= n_orders
+        key += order_code
         order = np.argsort(key)
         del key
     else:  # the combined key would overflow
         order = np.lexsort((order_code, day, code))
+    del day
     rows = paid_idx[order]
-    code, day, order_code = code[order], day[order], order_code[order]
+    del paid_idx
+    code, order_code = code[order], order_code[order]
     del order
     first = np.ones(len(rows), dtype=bool)
     first[1:] = (order_code[1:] != order_code[:-1]) | (code[1:] != code[:-1])
     if int(first.sum()) != int(np.count_nonzero(np.bincount(order_code))):
-        first = ~pd.Series(code * n_orders + order_code).duplicated().to_numpy()
+        pair = code.astype(np.int64) * n_orders + order_code
+        first = ~pd.Series(pair).duplicated().to_numpy()
     return rows, first
 
 

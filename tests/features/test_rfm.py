@@ -25,6 +25,8 @@ def test_rfm_by_hand(small_orders: pd.DataFrame) -> None:
     assert a["n_orders"] == 4 and a["revenue_total"] == 65.0
     assert a["revenue_mean"] == pytest.approx(65 / 4) and a["revenue_max"] == 30.0
     assert a["days_since_last_order"] == 29
+    assert a["first_purchase_date"] == pd.Timestamp("2024-01-01")
+    assert a["last_purchase_date"] == pd.Timestamp("2024-01-31")
     # b: one order of two lines -> one order worth 10, no repeat purchase
     assert (b["frequency"], b["recency"], b["T"], b["monetary_value"]) == (0.0, 0.0, 9.0, 0.0)
     assert b["n_orders"] == 1 and b["revenue_max"] == 10.0
