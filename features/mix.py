@@ -137,37 +137,39 @@ def _mix(
         # most used first; ties by name so the columns do not depend on row order
         ranking = sorted(range(len(names)), key=lambda i: (-counts[i], str(names[i])))
         chosen = sorted(str(names[i]) for i in ranking[:top] if counts[i] > 0)
-    slot_of_code = np.full(len(names) + 1, len(chosen), dtype=np.int64)
-    slot_of_code[-1] = -1
-    for slot, name in enumerate(chosen):
+    customer, value = prepared.code[known], row_codes[known]
+    del known
+    if n * max(len(names), 1) <= 50_000_000:  # small: one full customer x value count table
+        full = _count_table(customer, value, len(names), n)
+        distinct = np.count_nonzero(full, axis=1)
+    else:  # many values (e.g. thousands of categories): count only the chosen ones
+        full = None
+        distinct = np.bincount(
+            pd.unique(customer.astype(np.int64) * len(names) + value) // len(names), minlength=n
+        )
+    totals = np.bincount(customer, minlength=n) if full is None else full.sum(axis=1)
+    denominator = np.maximum(totals, 1).astype(np.float64)
+    columns: dict[str, np.ndarray] = {}
+    chosen_total = np.zeros(n, dtype=np.int64)
+    for name in chosen:
         matches = np.flatnonzero(names == name)
-        slot_of_code[matches] = slot
-    slots = slot_of_code[np.where(known, row_codes, len(names))]
-    width = len(chosen) + 1
-    has = slots >= 0
-    table = np.bincount(prepared.code[has] * width + slots[has], minlength=n * width).reshape(
-        n, width
-    )
-    totals = table.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shares = np.where(totals > 0, table / np.maximum(totals, 1), 0.0)
-    columns = {f"{prefix}_share_{_slug(name)}": shares[:, i] for i, name in enumerate(chosen)}
-    columns[f"{prefix}_share_other"] = shares[:, -1]
-    columns["n_categories" if prefix == "category" else f"n_{prefix}s"] = _distinct_per_customer(
-        prepared.code[known], row_codes[known], len(names), n
-    )
+        if full is not None:
+            counts = full[:, matches].sum(axis=1)
+        else:
+            counts = np.bincount(customer[np.isin(value, matches)], minlength=n)
+        chosen_total += counts
+        columns[f"{prefix}_share_{_slug(name)}"] = (counts / denominator).astype(np.float32)
+    columns[f"{prefix}_share_other"] = ((totals - chosen_total) / denominator).astype(np.float32)
+    columns["n_categories" if prefix == "category" else f"n_{prefix}s"] = distinct.astype(np.int32)
     return pd.DataFrame(columns)
 
 
-def _distinct_per_customer(
-    codes: np.ndarray, values: np.ndarray, n_values: int, n: int
-) -> np.ndarray:
-    """How many distinct values each customer has (a count table when it is small)."""
-    pair = codes.astype(np.int64) * n_values + values
-    if n * n_values <= 50_000_000:
-        table = np.bincount(pair, minlength=n * n_values).reshape(n, n_values)
-        return np.count_nonzero(table, axis=1)
-    return np.bincount(pd.unique(pair) // n_values, minlength=n)
+def _count_table(customer: np.ndarray, value: np.ndarray, n_values: int, n: int) -> np.ndarray:
+    """Rows per customer (row) and value (column), from one bincount."""
+    key = customer.astype(np.int64)
+    key *= n_values
+    key += value
+    return np.bincount(key, minlength=n * n_values).reshape(n, n_values)
 
 
 def _slug(name: str) -> str:
