@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from pandas.testing import assert_frame_equal
@@ -65,7 +67,7 @@ def test_orders_after_as_of_never_change_training_data(shop_orders, shop_as_of):
 def test_cutoffs_step_back_from_as_of_and_stop_at_history_start(shop_orders, shop_as_of):
     cutoffs = snapshot_cutoffs(shop_orders, shop_as_of, step_days=60, max_snapshots=50)
     assert cutoffs[0] == shop_as_of - pd.Timedelta(days=60)
-    assert all((a - b).days == 60 for a, b in zip(cutoffs, cutoffs[1:], strict=False))
+    assert all((a - b).days == 60 for a, b in itertools.pairwise(cutoffs))
     assert cutoffs[-1] >= shop_orders["ordered_at"].min().floor("D")
 
 

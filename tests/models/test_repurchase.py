@@ -1,0 +1,81 @@
+"""Behaviour of the fitted model on a realistic synthetic shop (model tier)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.repurchase import RepurchaseModel
+from training.predict import score_customers
+from training.train import fit_model
+
+
+def _regular_customer(customer_id: str, last: pd.Timestamp, n: int = 8, cycle: int = 30):
+    days = [last - pd.Timedelta(days=cycle * k) for k in range(n)][::-1]
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array([customer_id] * n, dtype="string"),
+            "ordered_at": pd.DatetimeIndex(days).as_unit("ns"),
+            "amount": 40.0,
+            "order_id": pd.array([f"{customer_id}-{k}" for k in range(n)], dtype="string"),
+            "sku": pd.array(["sku1"] * n, dtype="string"),
+            "quantity": 1.0,
+            "discount": 0.0,
+            "channel": pd.array(["web"] * n, dtype="string"),
+            "status": pd.array(["paid"] * n, dtype="string"),
+        }
+    )
+
+
+def test_probabilities_monotone_in_horizon_and_churn_bounded(
+    small_trained_model, shop_orders, shop_as_of
+):
+    scores = score_customers(small_trained_model, shop_orders, shop_as_of)
+    p = scores[["p_buy_7d", "p_buy_14d", "p_buy_30d", "p_buy_60d", "p_buy_90d"]].to_numpy()
+    assert (np.diff(p, axis=1) >= 0).all()
+    assert ((p >= 0) & (p <= 1)).all()
+    assert (scores["p_churn"] <= 1 - scores["p_buy_90d"] + 1e-12).all()
+    assert (scores["predicted_value_365d"] >= 0).all()
+
+
+def test_more_recent_purchase_never_lowers_p_buy_30d(small_trained_model, shop_orders, shop_as_of):
+    # The same 30-day buyer, whose whole history is shifted so the last order is more recent.
+    probes = pd.concat(
+        [
+            _regular_customer(f"probe{lag:03d}", shop_as_of - pd.Timedelta(days=lag))
+            for lag in (2, 10, 20, 30, 45, 60, 90, 120)
+        ],
+        ignore_index=True,
+    )
+    orders = pd.concat([shop_orders, probes], ignore_index=True)
+    scores = score_customers(small_trained_model, orders, shop_as_of).set_index("customer_id")
+    by_recency = scores.loc[[f"probe{lag:03d}" for lag in (2, 10, 20, 30, 45, 60, 90, 120)]]
+    # Ordered from most to least recent: p_buy_30d must not increase along the list.
+    assert (np.diff(by_recency["p_buy_30d"].to_numpy()) <= 1e-12).all()
+
+
+def test_same_seed_same_scores(shop_orders, shop_as_of):
+    def run():
+        model = RepurchaseModel(n_estimators=15, min_child_samples=20, random_state=3)
+        trained = fit_model(
+            shop_orders,
+            shop_as_of,
+            step_days=30,
+            max_snapshots=5,
+            model=model,
+            use_btyd_features=False,
+        )
+        return score_customers(trained, shop_orders, shop_as_of)
+
+    pd.testing.assert_frame_equal(run(), run())
+
+
+def test_model_ranks_buyers_above_chance(small_trained_model, shop_orders, shop_as_of):
+    from sklearn.metrics import roc_auc_score
+
+    from training.labels import label_snapshots
+
+    scores = score_customers(small_trained_model, shop_orders, shop_as_of)
+    keys = scores[["customer_id"]].assign(cutoff=shop_as_of)
+    outcome = label_snapshots(keys, shop_orders, "2024-12-31")["label_bought_30d"]
+    assert roc_auc_score(outcome, scores["p_buy_30d"]) > 0.7
