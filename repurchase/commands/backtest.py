@@ -11,7 +11,6 @@ import joblib
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from features.errors import InputError
 from features.tables import read_orders, read_products
@@ -96,14 +95,8 @@ def backtest(
             config=feature_config,
             progress=lambda message: status.update(message),
         )
-    table = Table(title=f"Backtest as of {result.as_of} (data to {result.data_end})")
-    headline = headline_table(result)
-    table.add_column("method")
-    for column in headline.columns:
-        table.add_column(str(column), justify="right")
-    for method, row in headline.iterrows():
-        table.add_row(str(method), *[f"{v:.4f}" if not math.isnan(v) else "" for v in row])
-    Console().print(table)
+    typer.echo(f"Backtest as of {result.as_of} (outcomes up to {result.data_end})")
+    typer.echo(headline_table(result).to_string(float_format=lambda v: f"{v:.4f}"))
     for note in result.notes:
         typer.echo(f"note: {note}")
     if metrics is not None:
