@@ -45,6 +45,10 @@ demo: install ## the main job: sample shop -> train + register in MLflow -> prom
 bench-features: install ## feature build on 10M orders vs a DuckDB SQL reference (time, peak memory)
 	$(PY) bench/bench_features.py --orders 10000000 --customers 3500000 --work $(WORK)/bench
 
+.PHONY: bench-api
+bench-api: install ## HTTP API under 32 concurrent clients: predict, customer, health (throughput, p50/p95/p99)
+	$(PY) bench/bench_api.py --work $(WORK)/bench-api
+
 .PHONY: mlflow-ui
 mlflow-ui: install ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db \

@@ -36,6 +36,7 @@ def run_demo(out_dir: Path, settings: Settings, *, customers: int, seed: int) ->
     """Generate a shop in `out_dir`, train and promote a model, score and plan at the last day."""
     from repurchase.sample_shop import generate_shop, write_shop
     from serving.policy import build_plan
+    from training.pyfunc_model import to_model_input
     from training.registry import load_scoring_model, promote, train_and_register
 
     shop_dir = out_dir / "shop"
@@ -49,7 +50,9 @@ def run_demo(out_dir: Path, settings: Settings, *, customers: int, seed: int) ->
     )
     _, decision = promote(settings)
     model, version = load_scoring_model(settings)
-    scores = model.predict(orders, params={"as_of": as_of.isoformat(), "model_version": version})
+    scores = model.predict(
+        to_model_input(orders), params={"as_of": as_of.isoformat(), "model_version": version}
+    )
     scores_path = out_dir / "scores.csv"
     write_frame(scores, scores_path)
 

@@ -86,3 +86,12 @@ class RepurchasePyfunc(PythonModel):
         )
         version = str(params.get("model_version") or "unversioned")
         return score_customers(self.model, orders, as_of, self.products, model_version=version)
+
+
+def to_model_input(orders: pd.DataFrame) -> pd.DataFrame:
+    """Canonical orders as the signature wants them: MLflow's `datetime` columns must be
+    time-zone naive, so timestamps travel as naive UTC (the model reads naive as UTC)."""
+    stamps = orders["ordered_at"]
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        orders = orders.assign(ordered_at=stamps.dt.tz_convert("UTC").dt.tz_localize(None))
+    return orders

@@ -82,8 +82,11 @@ def as_summary(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Summar
         raise ValueError("frequency, recency and T are empty")
     if not (np.isfinite(x).all() and np.isfinite(t_x).all() and np.isfinite(age).all()):
         raise ValueError("frequency, recency and T must be finite numbers (no NaN)")
-    if (x < 0).any() or (t_x < 0).any() or (age <= 0).any():
-        raise ValueError("frequency and recency must be >= 0 and T > 0")
+    if (x < 0).any() or (t_x < 0).any() or (age < 0).any():
+        raise ValueError("frequency, recency and T must be >= 0")
+    # A customer whose first purchase is on the cut-off day has T = 0, where the likelihoods
+    # are 0/0 in places; a thousandth of a time unit is indistinguishable and keeps them finite.
+    age = np.maximum(age, 1e-3)
     if (x != np.round(x)).any():
         raise ValueError("frequency counts repeat purchases and must be whole numbers")
     # A small tolerance: recency and T are often computed with rounding (CDNOW: 2 decimals).

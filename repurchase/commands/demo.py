@@ -25,7 +25,7 @@ def demo(
     ),
     customers: Annotated[
         int, typer.Option("--customers", min=200, help="Size of the generated sample shop.")
-    ] = 10_000,
+    ] = 3_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sample shop.")] = 42,
 ) -> None:
     """Generate a sample shop, train and promote a model in MLflow, score and plan."""

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from repurchase.settings import Settings
+from training.pyfunc_model import to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class ModelHolder:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
         params = {"as_of": as_of.isoformat(), "model_version": current.info.version or ""}
         with self._scoring_slots:
-            scores = current.model.predict(_model_input(orders), params=params)
+            scores = current.model.predict(to_model_input(orders), params=params)
         return pd.DataFrame(scores)
 
     # ----------------------------------------------------------------------- loading
@@ -154,15 +155,6 @@ class ModelHolder:
             loaded_at=dt.datetime.now(dt.UTC),
             metrics=metrics,
         )
-
-
-def _model_input(orders: pd.DataFrame) -> pd.DataFrame:
-    """Canonical orders as the pyfunc signature wants them: MLflow's `datetime` columns must
-    be time-zone naive, so timestamps travel as naive UTC (the model reads naive as UTC)."""
-    stamps = orders["ordered_at"]
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        orders = orders.assign(ordered_at=stamps.dt.tz_convert("UTC").dt.tz_localize(None))
-    return orders
 
 
 def _name_and_alias(uri: str, default_name: str) -> tuple[str, str | None]:
