@@ -12,7 +12,7 @@ from features.tables import read_orders
 
 CDNOW = Path("/work/shared/data/cdnow_master.csv")
 if not CDNOW.exists():  # the repository copy, when the shared folder is not mounted
-    CDNOW = Path(__file__).resolve().parents[2] / "data" / "cdnow_master.csv"
+    CDNOW = Path(__file__).resolve().parents[3] / "shared" / "data" / "cdnow_master.csv"
 
 
 def make_orders(rows: list[dict[str, object]]) -> pd.DataFrame:
