@@ -18,7 +18,9 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from serving.policy import PLAN_COLUMNS
 from serving.store.models import Contact, Customer, Order, PlanRow, Score
+from training.predict import SCORE_COLUMNS
 
 ORDER_COLUMNS = [
     "customer_id",
@@ -32,44 +34,12 @@ ORDER_COLUMNS = [
     "status",
 ]
 CONTACT_COLUMNS = ["customer_id", "contacted_at", "channel", "campaign"]
-SCORE_COLUMNS = [
-    "customer_id",
-    "as_of",
-    "p_buy_7d",
-    "p_buy_14d",
-    "p_buy_30d",
-    "p_buy_60d",
-    "p_buy_90d",
-    "next_purchase_date",
-    "next_purchase_low",
-    "next_purchase_high",
-    "p_churn",
-    "predicted_value_365d",
-    "rfm_segment",
-    "lifecycle_stage",
-    "price_sensitivity",
-    "depletion_date",
-    "reasons",
-    "model_version",
-]
 SCORE_DATE_COLUMNS = [
     "as_of",
     "next_purchase_date",
     "next_purchase_low",
     "next_purchase_high",
     "depletion_date",
-]
-PLAN_COLUMNS = [
-    "customer_id",
-    "contact_on",
-    "send_at",
-    "channel",
-    "action",
-    "offer",
-    "priority",
-    "expected_value",
-    "reasons",
-    "holdout",
 ]
 CUSTOMER_FIELDS = [
     "timezone",
