@@ -132,6 +132,15 @@ class FeatureConfig(BaseModel):
         description="'churned' once days_since_last_order exceeds this, whatever the cycle.",
     )
 
+    # --- consumption cycle: each customer's own pace (features/cycle.py) -----------------
+    cycle_pace_prior_gaps: float | None = Field(
+        default=None,
+        gt=0,
+        description="Weight, in repeat purchases, of the shop-wide pace when a customer's own "
+        "pace (days per label-day of supply) is estimated; default: learned from the data "
+        "(empirical Bayes).",
+    )
+
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> FeatureConfig:
         if self.price_sensitivity_low_share > self.price_sensitivity_high_share:
