@@ -2,9 +2,29 @@
 
 ``cycle_days`` comes from the first source that knows it (``cycle_source`` says which):
 
-1. ``supply`` — ``quantity x days_of_supply`` (products table) of the items bought on the last
-   purchase day; with several items, the one that runs out first, because that is when a
-   replenishment reminder is due;
+1. ``supply_x_own_pace`` / ``supply`` — the label supply of the last purchase day
+   (``quantity x days_of_supply`` of the products table, summed per SKU; with several SKUs the
+   one that runs out first, because that is when a replenishment reminder is due) times the
+   customer's *pace*: how many days one label-day of supply lasts them. People use products
+   faster or slower than the label says, so the pace is learned from their own history:
+
+   - every repeat purchase of a SKU gives one observation ``log(gap / supply)``: the days until
+     the customer bought the same SKU again, over the label days that the earlier purchase
+     bought (quantity x days_of_supply, all lines of that SKU on that day);
+   - the customer's pace is ``exp`` of the median of their observations, shrunk towards the
+     shop-wide pace (the median over customers of their own median: one vote per customer, so
+     that frequent buyers, who are the fast users, do not pull it) with a prior weight of
+     ``k`` observations: ``log pace = (n x own median + k x shop median) / (n + k)``;
+     ``k = cycle_pace_prior_gaps``, or by default learned from the data up to as_of (empirical
+     Bayes): within-customer variance of the observations / between-customer variance of the
+     true paces (method of moments over customers with two or more observations), so a shop
+     whose customers differ little trusts the shop-wide pace, and one whose customers differ
+     a lot (and buy regularly) trusts each customer's own history;
+   - until 30 customers have an observation, nobody's pace is learned (pace 1: the label),
+     because a customer's pace can only be judged against other customers' paces;
+
+   ``supply_x_own_pace`` when the customer has at least one observation, ``supply`` (label
+   supply x the shop-wide pace) when not;
 2. ``own_intervals`` — the customer's median gap between purchase days (at least
    ``cycle_min_intervals`` gaps);
 3. ``sku_intervals`` — the typical (median) repurchase interval of the SKUs of the last
@@ -14,9 +34,14 @@
    when there is none). This is a guess, so ``depletion_date`` stays empty for it.
 
 ``overdue_ratio = days_since_last_order / cycle_days`` (1 = due today, 2 = one cycle late).
+
+Everything is a sort and grouped reductions over the purchase rows: O(rows log rows), no
+per-customer Python.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,9 +49,44 @@ import pandas as pd
 from features.config import FeatureConfig
 from features.intervals import customer_gaps, grouped_median
 from features.mix import label_series
-from features.prepared import FloatArray, PreparedOrders
+from features.prepared import BoolArray, FloatArray, IntArray, PreparedOrders
 
-CYCLE_SOURCES = ("supply", "own_intervals", "sku_intervals", "all_customers")
+CYCLE_SOURCES = ("supply_x_own_pace", "supply", "own_intervals", "sku_intervals", "all_customers")
+_OWN_PACE, _SUPPLY, _OWN, _SKU, _ALL = range(len(CYCLE_SOURCES))
+# below this many customers with an observation, paces are not learned at all (label pace 1);
+# below this many with two or more observations, the prior weight k is not learned
+_MIN_CUSTOMERS_TO_LEARN = 30
+_MIN_CUSTOMERS_FOR_PRIOR = 30
+_FALLBACK_PRIOR_GAPS = 1.0  # ... and one observation's worth is used instead
+_MAX_PRIOR_GAPS = 100.0  # no between-customer spread at all: trust the shop-wide pace
+
+
+@dataclass(frozen=True)
+class SkuDays:
+    """One entry per (customer, SKU, purchase day), sorted by customer, SKU and day.
+
+    ``quantity`` sums the lines of that SKU on that day; rows without a SKU are left out.
+    """
+
+    code: IntArray
+    sku: IntArray
+    day: IntArray
+    quantity: FloatArray
+
+    def repeats(self) -> BoolArray:
+        """``repeats()[i]``: entry ``i + 1`` is the next purchase of entry ``i``'s SKU."""
+        return (self.code[1:] == self.code[:-1]) & (self.sku[1:] == self.sku[:-1])
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Days one label-day of supply lasts each customer (1 = as the label says)."""
+
+    pace: FloatArray  # per customer
+    n_observations: IntArray  # per customer: repeat purchases with a known supply
+    learned: bool  # False: too few customers to learn from, every pace is the label's (1)
+    shop_log_pace: float  # the shrinkage target (median of the customers' own medians)
+    prior_gaps: float  # k: the shop-wide pace counts as this many observations
 
 
 def cycle_features(
@@ -41,19 +101,25 @@ def cycle_features(
     gap_codes, gaps = customer_gaps(prepared)
     gap_count = np.bincount(gap_codes, minlength=n)
     last_day = prepared.day_value[prepared.day_offsets[1:] - 1]
-    on_last_day = prepared.day == last_day[prepared.code]
 
-    supply = _earliest_on_last_day(prepared, _row_supply(prepared, products), on_last_day)
-    sku_interval = sku_repurchase_interval(prepared, config.cycle_sku_min_intervals)
-    sku_cycle = _earliest_on_last_day(prepared, _lookup(sku_interval, prepared.sku), on_last_day)
+    sku_days = sku_purchase_days(prepared)
+    per_unit = _unit_supply(prepared, products)
+    supply_bought = sku_days.quantity * _lookup(per_unit, sku_days.sku)  # label days
+    on_last_day = sku_days.day == last_day[sku_days.code]
+    pace = customer_pace(sku_days, supply_bought, n, config.cycle_pace_prior_gaps)
+    supply = _earliest_on_last_day(sku_days, supply_bought, on_last_day, n) * pace.pace
+    sku_interval = _sku_interval(sku_days, len(prepared.sku_names), config.cycle_sku_min_intervals)
+    sku_cycle = _earliest_on_last_day(sku_days, _lookup(sku_interval, sku_days.sku), on_last_day, n)
     overall = float(np.median(gaps)) if len(gaps) else config.default_cycle_days
     own = np.where(gap_count >= config.cycle_min_intervals, gap_median, np.nan)
 
     candidates = np.vstack([supply, own, sku_cycle, np.full(n, overall)])
     known = ~np.isnan(candidates)
-    source = np.argmax(known, axis=0)  # first known source
-    cycle_days = candidates[source, np.arange(n)]
-    depletion_day = np.where(source < 3, last_day + np.rint(cycle_days), np.nan)
+    chain = np.argmax(known, axis=0)  # first known candidate
+    cycle_days = candidates[chain, np.arange(n)]
+    own_pace = pace.learned & (pace.n_observations > 0)
+    source = np.where(chain == 0, np.where(own_pace, _OWN_PACE, _SUPPLY), chain + 1)
+    depletion_day = np.where(source != _ALL, last_day + np.rint(cycle_days), np.nan)
     days_since = prepared.as_of_day - last_day
     return pd.DataFrame(
         {
@@ -66,15 +132,15 @@ def cycle_features(
     )
 
 
-def sku_repurchase_interval(prepared: PreparedOrders, min_intervals: int) -> FloatArray:
-    """Median days between repeat purchases of the same SKU by the same customer, per SKU code
-    (NaN when fewer than ``min_intervals`` repeats were seen)."""
-    n_skus = len(prepared.sku_names)
-    out = np.full(n_skus, np.nan)
+def sku_purchase_days(prepared: PreparedOrders) -> SkuDays:
+    """Each customer's purchases grouped by SKU and day (see :class:`SkuDays`)."""
     rows = np.flatnonzero(prepared.sku >= 0)
-    if n_skus == 0 or len(rows) == 0:
-        return out
+    if len(rows) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return SkuDays(empty, empty, empty, np.zeros(0))
+    n_skus = len(prepared.sku_names)
     sku, code, day = prepared.sku[rows], prepared.code[rows], prepared.day[rows]
+    quantity = prepared.quantity[rows]
     span = int(day.max() - day.min() + 1)
     if (prepared.n_customers + 1) * n_skus * span < 2**62:
         # rows come sorted by customer and day: a stable sort on (customer, sku) keeps the
@@ -82,19 +148,84 @@ def sku_repurchase_interval(prepared: PreparedOrders, min_intervals: int) -> Flo
         order = np.argsort(code.astype(np.int64) * n_skus + sku, kind="stable")
     else:  # the combined key would overflow: sort by three keys instead
         order = np.lexsort((day, sku, code))
-    sku, code, day = sku[order], code[order], day[order]
-    repeat = (code[1:] == code[:-1]) & (sku[1:] == sku[:-1]) & (day[1:] > day[:-1])
-    gap_sku, gaps = sku[1:][repeat], (day[1:] - day[:-1])[repeat]
+    sku, code, day, quantity = sku[order], code[order], day[order], quantity[order]
+    first = np.ones(len(code), dtype=bool)
+    first[1:] = (code[1:] != code[:-1]) | (sku[1:] != sku[:-1]) | (day[1:] != day[:-1])
+    starts = np.flatnonzero(first)
+    return SkuDays(code[starts], sku[starts], day[starts], np.add.reduceat(quantity, starts))
+
+
+def sku_repurchase_interval(prepared: PreparedOrders, min_intervals: int) -> FloatArray:
+    """Median days between repeat purchases of the same SKU by the same customer, per SKU code
+    (NaN when fewer than ``min_intervals`` repeats were seen)."""
+    return _sku_interval(sku_purchase_days(prepared), len(prepared.sku_names), min_intervals)
+
+
+def customer_pace(
+    sku_days: SkuDays, supply_bought: FloatArray, n_customers: int, prior_gaps: float | None
+) -> Pace:
+    """Each customer's pace (days per label-day of supply), shrunk towards the shop's.
+
+    ``supply_bought`` holds the label days of each ``sku_days`` entry (NaN = unknown).
+    ``prior_gaps`` is the weight ``k`` of the shop-wide pace; None learns it (module docstring).
+    """
+    repeat = sku_days.repeats() & ~np.isnan(supply_bought[:-1])
+    codes = sku_days.code[:-1][repeat]
+    gaps = (sku_days.day[1:] - sku_days.day[:-1])[repeat]
+    log_ratio = np.log(gaps / supply_bought[:-1][repeat])
+    count = np.bincount(codes, minlength=n_customers)
+    if np.count_nonzero(count) < _MIN_CUSTOMERS_TO_LEARN:
+        # a pace is judged against other customers' paces; with too few of them the label
+        # is the safer guess
+        return Pace(np.ones(n_customers), count, False, 0.0, prior_gaps or _FALLBACK_PRIOR_GAPS)
+    own = grouped_median(codes, log_ratio, n_customers)
+    # one vote per customer: frequent (fast) buyers must not pull the shop-wide pace
+    shop = float(np.median(own[count > 0]))
+    k = _learned_prior_gaps(codes, log_ratio, count) if prior_gaps is None else prior_gaps
+    log_pace = np.where(count > 0, (count * np.nan_to_num(own) + k * shop) / (count + k), shop)
+    return Pace(np.exp(log_pace), count, True, shop, k)
+
+
+def _learned_prior_gaps(codes: IntArray, log_ratio: FloatArray, count: IntArray) -> float:
+    """Empirical-Bayes weight of the shop-wide pace, in observations: ``sigma^2 / tau^2``.
+
+    ``sigma^2`` is the pooled within-customer variance of the observations, ``tau^2`` the
+    variance of the customers' true log paces: the variance of their mean observation minus
+    the part that noise explains (``sigma^2 / n`` on average). Customers with two or more
+    observations only.
+    """
+    n = count.astype(np.float64)
+    sums = np.bincount(codes, weights=log_ratio, minlength=len(count))
+    squares = np.bincount(codes, weights=log_ratio**2, minlength=len(count))
+    several = count >= 2
+    if several.sum() < _MIN_CUSTOMERS_FOR_PRIOR:
+        return _FALLBACK_PRIOR_GAPS
+    mean = sums[several] / n[several]
+    within = float((squares[several] - n[several] * mean**2).sum() / (n[several] - 1).sum())
+    between = float(np.var(mean, ddof=1) - within * np.mean(1.0 / n[several]))
+    if between <= within / _MAX_PRIOR_GAPS:
+        return _MAX_PRIOR_GAPS
+    return within / between
+
+
+def _sku_interval(sku_days: SkuDays, n_skus: int, min_intervals: int) -> FloatArray:
+    """Median repurchase interval per SKU code (NaN below ``min_intervals`` repeats)."""
+    out = np.full(n_skus, np.nan)
+    repeat = sku_days.repeats()
+    gap_sku, gaps = sku_days.sku[:-1][repeat], (sku_days.day[1:] - sku_days.day[:-1])[repeat]
+    if n_skus == 0 or len(gaps) == 0:
+        return out
     medians = grouped_median(gap_sku, gaps, n_skus)
     enough = np.bincount(gap_sku, minlength=n_skus) >= min_intervals
     out[enough] = medians[enough]
     return out
 
 
-def _row_supply(prepared: PreparedOrders, products: pd.DataFrame | None) -> FloatArray:
-    """Days the row's units last (quantity x days_of_supply), NaN when unknown."""
-    if products is None or "days_of_supply" not in products.columns or len(prepared.sku_names) == 0:
-        return np.full(len(prepared.code), np.nan)
+def _unit_supply(prepared: PreparedOrders, products: pd.DataFrame | None) -> FloatArray:
+    """Label days of supply of one unit per SKU code, NaN when unknown."""
+    n_skus = len(prepared.sku_names)
+    if products is None or "days_of_supply" not in products.columns or n_skus == 0:
+        return np.full(n_skus, np.nan)
     table = products.drop_duplicates("sku", keep="last")
     per_unit = (
         pd.Series(
@@ -104,8 +235,7 @@ def _row_supply(prepared: PreparedOrders, products: pd.DataFrame | None) -> Floa
         .reindex(prepared.sku_names)
         .to_numpy(dtype=np.float64, na_value=np.nan)
     )
-    per_unit = np.where(per_unit > 0, per_unit, np.nan)
-    return prepared.quantity * _lookup(per_unit, prepared.sku)
+    return np.where(per_unit > 0, per_unit, np.nan)
 
 
 def _lookup(per_code: FloatArray, codes: np.ndarray) -> FloatArray:
@@ -115,9 +245,15 @@ def _lookup(per_code: FloatArray, codes: np.ndarray) -> FloatArray:
 
 
 def _earliest_on_last_day(
-    prepared: PreparedOrders, row_values: FloatArray, on_last_day: np.ndarray
+    sku_days: SkuDays, values: FloatArray, on_last_day: BoolArray, n_customers: int
 ) -> FloatArray:
-    """Smallest known value among each customer's rows of their last purchase day."""
-    masked = np.where(on_last_day & ~np.isnan(row_values), row_values, np.inf)
-    smallest = np.minimum.reduceat(masked, prepared.row_offsets[:-1])
-    return np.where(np.isinf(smallest), np.nan, smallest)
+    """Smallest known value among each customer's SKUs of their last purchase day."""
+    keep = on_last_day & ~np.isnan(values)
+    codes, kept = sku_days.code[keep], values[keep]
+    out = np.full(n_customers, np.nan)
+    if len(kept) == 0:
+        return out
+    # entries are sorted by customer: one reduceat over each customer's run
+    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+    out[codes[starts]] = np.minimum.reduceat(kept, starts)
+    return out
