@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from features.errors import InputError
-from models.btyd_features import add_btyd_features
+from models.baselines.summary import customer_summary
+from models.btyd_features import BtydParams, add_btyd_features, fit_btyd_params
 from models.repurchase import HORIZONS, RepurchaseModel
 from training.labels import as_of_day
 from training.snapshots import build_training_frame, default_feature_builder
@@ -33,6 +34,10 @@ class TrainedModel:
     use_btyd_features: bool = True
     snapshot_cutoffs: list[dt.date] = field(default_factory=list)
     n_training_rows: int = 0
+    # BTYD parameters fitted on everyone at `trained_as_of`, applied unchanged at scoring so
+    # a customer's score does not depend on who else is scored. None: a model pickled before
+    # they were stored, which refits on the scored frame (the old behaviour).
+    btyd_params: BtydParams | None = None
 
     def features(
         self,
@@ -43,7 +48,9 @@ class TrainedModel:
         """The feature frame at `as_of` (all columns, including the non-model ones)."""
         build = default_feature_builder()
         frame = build(orders, as_of_day(as_of), products, self.feature_config)
-        return add_btyd_features(frame) if self.use_btyd_features else frame
+        if not self.use_btyd_features:
+            return frame
+        return add_btyd_features(frame, getattr(self, "btyd_params", None))
 
 
 def fit_model(
@@ -88,9 +95,16 @@ def fit_model(
     )
     return TrainedModel(
         model=estimator,
+        btyd_params=_population_btyd_params(orders, end) if use_btyd_features else None,
         trained_as_of=end.date(),
         feature_config=config,
         use_btyd_features=use_btyd_features,
         snapshot_cutoffs=sorted(c.date() for c in training["cutoff"].unique()),
         n_training_rows=len(training),
     )
+
+
+def _population_btyd_params(orders: pd.DataFrame, as_of: pd.Timestamp) -> BtydParams:
+    """BTYD parameters fitted on every customer known at `as_of` (purchase-day RFM, days)."""
+    summary = customer_summary(orders, as_of)
+    return fit_btyd_params(summary["frequency"], summary["recency"], summary["T"])
