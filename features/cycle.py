@@ -182,7 +182,9 @@ def customer_pace(
     # one vote per customer: frequent (fast) buyers must not pull the shop-wide pace
     shop = float(np.median(own[count > 0]))
     k = _learned_prior_gaps(codes, log_ratio, count) if prior_gaps is None else prior_gaps
-    log_pace = np.where(count > 0, (count * np.nan_to_num(own) + k * shop) / (count + k), shop)
+    # weight n / (n + k) of the own median; customers without an observation get the shop's
+    own_weight = np.divide(count, count + k, out=np.zeros(n_customers), where=count > 0)
+    log_pace = shop + own_weight * (np.nan_to_num(own, nan=shop) - shop)
     return Pace(np.exp(log_pace), count, True, shop, k)
 
 

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from features.config import FeatureConfig
-from features.cycle import cycle_features, sku_repurchase_interval
+from features.cycle import (
+    SkuDays,
+    customer_pace,
+    cycle_features,
+    sku_purchase_days,
+    sku_repurchase_interval,
+)
 from features.intervals import interval_features
 from features.prepared import prepare_orders
 
@@ -70,7 +76,7 @@ def test_each_source_of_the_chain(shop: pd.DataFrame) -> None:
     assert frame.loc["a", "depletion_date"] == pd.Timestamp("2024-03-31")
     assert frame.loc["b", "depletion_date"] == pd.Timestamp("2024-03-16")  # Feb 20 + 25 (leap year)
     assert frame.loc["c", "depletion_date"] == pd.Timestamp("2024-03-27")
-    assert pd.isna(frame.loc["d", "depletion_date"])  # a population guess is not a depletion date
+    assert frame["depletion_date"].isna()["d"]  # a population guess is not a depletion date
     assert frame["days_until_depletion"].tolist()[:3] == [0.0, -15.0, -4.0]
     assert frame.loc["b", "overdue_ratio"] == pytest.approx(40 / 25)  # 40 days since Feb 20
     assert frame.loc["d", "overdue_ratio"] == pytest.approx(21 / 20)
@@ -87,3 +93,93 @@ def test_sku_interval_needs_enough_repeats(shop: pd.DataFrame) -> None:
     assert learned["w"] == 7.0 and learned["z"] == 25.0
     assert np.isnan(learned["x"])  # a single repeat (60 days) is not enough
     assert np.isnan(learned["y"])
+
+
+def test_too_few_customers_to_learn_a_pace_keep_the_label(shop: pd.DataFrame) -> None:
+    # a rebought x after 60 days for 15 label days (pace 4), but nobody else is there to
+    # compare with: the label holds (cycle 30 above, source "supply")
+    prepared = prepare_orders(shop, AS_OF)
+    days = sku_purchase_days(prepared)
+    per_unit = pd.Series([15.0, 60.0], index=["x", "y"]).reindex(prepared.sku_names).to_numpy()
+    pace = customer_pace(days, days.quantity * per_unit[days.sku], prepared.n_customers, None)
+    assert not pace.learned and pace.n_observations.tolist() == [1, 0, 0, 0, 0]
+    assert (pace.pace == 1.0).all()
+
+
+def _regular_shop(gaps: dict[str, list[int]]) -> list[dict[str, object]]:
+    """Customers buying 1 unit of x (15 label days) after each gap, 2 units on the last day."""
+    rows: list[dict[str, object]] = []
+    for customer, customer_gaps in gaps.items():
+        days = np.cumsum([0, *customer_gaps])
+        for i, day in enumerate(days):
+            rows.append(
+                {
+                    "customer_id": customer,
+                    "ordered_at": (pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(day))),
+                    "amount": 5,
+                    "order_id": f"{customer}{i}",
+                    "sku": "x",
+                    "quantity": 2 if i == len(days) - 1 else 1,
+                }
+            )
+    return rows
+
+
+def test_each_customer_gets_their_own_pace(
+    orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
+) -> None:
+    # 40 regular customers rebuy 15 label days every 12..19 days (pace 0.8..1.27), without
+    # noise, so the learned prior weight is 0 and every pace is exactly the customer's own
+    gaps = {f"c{i:02d}": [12 + i % 8] * 3 for i in range(40)}
+    rows = _regular_shop(gaps)
+    # n: one purchase only; m: the last day's 2 units come as two orders of one unit each
+    for customer, order in (("n", "n1"), ("m", "m1"), ("m", "m2")):
+        rows.append(
+            {"customer_id": customer, "ordered_at": "2023-06-01", "amount": 5, "order_id": order}
+            | {"sku": "x"}
+        )
+    frame = _cycle(orders_from_rows(rows), PRODUCTS)
+    for customer, customer_gaps in gaps.items():
+        # 2 units = 30 label days, at the customer's pace gap / 15
+        assert frame.loc[customer, "cycle_days"] == pytest.approx(2 * customer_gaps[0])
+        assert frame.loc[customer, "cycle_source"] == "supply_x_own_pace"
+    # the median of the customers' log paces, one vote per customer
+    shop_pace = np.exp(np.median([np.log(g[0] / 15) for g in gaps.values()]))
+    assert frame.loc["n", "cycle_days"] == pytest.approx(15 * shop_pace)
+    assert frame.loc["m", "cycle_days"] == pytest.approx(30 * shop_pace)  # lines summed
+    assert (frame.loc[["n", "m"], "cycle_source"] == "supply").all()
+
+
+def test_a_single_gap_is_shrunk_towards_the_shop_pace(
+    orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
+) -> None:
+    # 40 customers at the label pace; z took 60 days for 15 label days once (pace 4): with a
+    # prior weight of one gap, log pace = (log 4 + log 1) / 2 -> pace 2, 2 units -> 60 days
+    gaps = {f"c{i:02d}": [15, 15] for i in range(40)} | {"z": [60]}
+    prepared = prepare_orders(orders_from_rows(_regular_shop(gaps)), AS_OF)
+    gap_median = interval_features(prepared)["gap_median"].to_numpy()
+    config = FeatureConfig(cycle_pace_prior_gaps=1.0)
+    frame = cycle_features(prepared, PRODUCTS, gap_median, config)
+    frame = frame.set_axis(prepared.customer_ids)
+    assert frame.loc["z", "cycle_days"] == pytest.approx(60.0)
+    assert frame.loc["c00", "cycle_days"] == pytest.approx(30.0)
+
+
+def test_learned_prior_weight_and_shrinkage_on_simulated_paces() -> None:
+    # true log paces N(0, 0.2), each observation off by N(0, 0.1): the right prior weight is
+    # 0.1^2 / 0.2^2 = 0.25 observations, and shrinking must beat each customer's raw median
+    rng = np.random.default_rng(3)
+    n_customers, n_obs, label_days = 3_000, 3, 1_000.0
+    true_log_pace = rng.normal(0.0, 0.2, n_customers)
+    noise = rng.normal(0.0, 0.1, (n_customers, n_obs))
+    gaps = np.rint(label_days * np.exp(true_log_pace[:, None] + noise)).astype(np.int64)
+    days = np.cumsum(np.hstack([np.zeros((n_customers, 1), dtype=np.int64), gaps]), axis=1)
+    code = np.repeat(np.arange(n_customers), n_obs + 1)
+    entries = SkuDays(code, np.zeros_like(code), days.ravel(), np.ones(len(code)))
+    supply = np.full(len(code), label_days)
+    pace = customer_pace(entries, supply, n_customers, None)
+    assert pace.learned and pace.prior_gaps == pytest.approx(0.25, rel=0.2)
+    assert abs(pace.shop_log_pace) < 0.02
+    raw = np.median(np.log(gaps / label_days), axis=1)
+    shrunk_error = np.mean((np.log(pace.pace) - true_log_pace) ** 2)
+    assert shrunk_error < 0.95 * np.mean((raw - true_log_pace) ** 2)
