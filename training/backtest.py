@@ -195,7 +195,7 @@ def run_backtest(
     trained = fit_model(history, day, products, config=config)
     say("scoring at as_of")
     customers = trained.features(history, day, products)
-    scores = score_frame(trained, customers, day)
+    scores = score_frame(trained, customers, day, with_reasons=False)
     say("fitting the baselines")
     predictions = {"model": scores}
     predictions.update(_baseline_predictions(history, day, customers))

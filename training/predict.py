@@ -46,9 +46,17 @@ def _as_date(values: pd.Series) -> pd.Series:
 
 
 def score_frame(
-    trained: TrainedModel, features: pd.DataFrame, as_of: dt.date | str | pd.Timestamp
+    trained: TrainedModel,
+    features: pd.DataFrame,
+    as_of: dt.date | str | pd.Timestamp,
+    *,
+    with_reasons: bool = True,
 ) -> pd.DataFrame:
-    """Score a feature frame built at `as_of` (see :meth:`TrainedModel.features`)."""
+    """Score a feature frame built at `as_of` (see :meth:`TrainedModel.features`).
+
+    `with_reasons=False` leaves ``reasons`` empty: the per-feature contributions behind them
+    cost most of the scoring time, and a backtest does not read them.
+    """
     model = trained.model
     day = as_of_day(as_of)
     X = features[model.feature_columns_].astype(float)
@@ -69,7 +77,9 @@ def score_frame(
     out["depletion_date"] = (
         _as_date(features["depletion_date"]).to_numpy() if "depletion_date" in features else None
     )
-    out["reasons"] = model.reasons(X.assign(**_phrase_inputs(features))).to_numpy()
+    out["reasons"] = (
+        model.reasons(X.assign(**_phrase_inputs(features))).to_numpy() if with_reasons else None
+    )
     return out.reset_index(drop=True)
 
 
