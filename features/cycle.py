@@ -58,6 +58,7 @@ _OWN_PACE, _SUPPLY, _OWN, _SKU, _ALL = range(len(CYCLE_SOURCES))
 _MIN_CUSTOMERS_TO_LEARN = 30
 _MIN_CUSTOMERS_FOR_PRIOR = 30
 _FALLBACK_PRIOR_GAPS = 1.0  # ... and one observation's worth is used instead
+_LOG_LIMIT, _LOG_STEPS = 16.0, 2**20  # log paces are medianed on a grid of 1e-6
 _MAX_PRIOR_GAPS = 100.0  # no between-customer spread at all: trust the shop-wide pace
 
 
@@ -178,7 +179,7 @@ def customer_pace(
         # a pace is judged against other customers' paces; with too few of them the label
         # is the safer guess
         return Pace(np.ones(n_customers), count, False, 0.0, prior_gaps or _FALLBACK_PRIOR_GAPS)
-    own = grouped_median(codes, log_ratio, n_customers)
+    own = _grouped_median_of_logs(codes, log_ratio, n_customers)
     # one vote per customer: frequent (fast) buyers must not pull the shop-wide pace
     shop = float(np.median(own[count > 0]))
     k = _learned_prior_gaps(codes, log_ratio, count) if prior_gaps is None else prior_gaps
@@ -186,6 +187,14 @@ def customer_pace(
     own_weight = np.divide(count, count + k, out=np.zeros(n_customers), where=count > 0)
     log_pace = shop + own_weight * (np.nan_to_num(own, nan=shop) - shop)
     return Pace(np.exp(log_pace), count, True, shop, k)
+
+
+def _grouped_median_of_logs(codes: IntArray, log_values: FloatArray, n_groups: int) -> FloatArray:
+    """Per-group median of log values, to 1e-6: rounded to integers, one int64 key sorts them
+    about eight times faster than a two-key float lexsort (millions of observations)."""
+    clipped = np.clip(log_values, -_LOG_LIMIT, _LOG_LIMIT)  # beyond e^16 times the label
+    steps = np.rint((clipped + _LOG_LIMIT) * _LOG_STEPS).astype(np.int64)
+    return grouped_median(codes, steps, n_groups) / _LOG_STEPS - _LOG_LIMIT
 
 
 def _learned_prior_gaps(codes: IntArray, log_ratio: FloatArray, count: IntArray) -> float:
