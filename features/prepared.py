@@ -26,6 +26,10 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 NS_PER_DAY = 86_400 * 10**9
+# odd, so multiplying by it modulo 2**64 loses no bits; the golden-ratio constant spreads bytes
+FINGERPRINT_BASE = np.uint64(0x9E3779B97F4A7C15)
+NULL_FINGERPRINT = np.uint64(0x5BD1E9955BD1E995)
+FINGERPRINT_CHUNK_ROWS = 500_000  # bounds the per-byte temporaries to a few hundred MB
 REQUIRED_ORDER_COLUMNS = ("customer_id", "ordered_at", "amount", "order_id", "status")
 
 
@@ -109,11 +113,11 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     # so the columns are encoded side by side (one thread per core is enough).
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         customers_job = pool.submit(sorted_codes, orders["customer_id"])
-        orders_job = pool.submit(encode, orders["order_id"])
+        orders_job = pool.submit(_order_codes, orders["order_id"])
         sku_job = pool.submit(_text_codes, orders, "sku")
         channel_job = pool.submit(_text_codes, orders, "channel")
         cust_codes, uniques = customers_job.result()
-        order_codes_all = orders_job.result()[0]
+        order_codes_all, order_is_row = orders_job.result()
         sku_all, sku_names = sku_job.result()
         channel_all, channel_names = channel_job.result()
     paid = visible & (status_all == 0)
@@ -130,7 +134,7 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     code_all = remap[cust_codes]
     del cust_codes, remap
 
-    rows, order_first = _sort_purchases(code_all, day_all, order_codes_all, paid)
+    rows, order_first = _sort_purchases(code_all, day_all, order_codes_all, paid, order_is_row)
     del paid
     code = code_all[rows]
     day = day_all[rows].astype(np.int32)
@@ -139,14 +143,19 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     quantity = _float_column(orders, "quantity", rows, 1.0)
     discount = _float_column(orders, "discount", rows, 0.0)
 
-    order_codes = order_codes_all[rows]
-    del order_codes_all
-    order_total = np.bincount(order_codes, weights=amount, minlength=1)
-    order_revenue = np.where(order_first, order_total[order_codes], 0.0)
-    del order_total
-    order_disc = np.bincount(order_codes, weights=discount > 0, minlength=1) > 0
-    order_discounted = order_first & order_disc[order_codes]
-    del order_disc, order_codes
+    if order_is_row:  # one row per order: the row is the order, no totals to gather
+        del order_codes_all
+        order_revenue = amount.copy()
+        order_discounted = discount > 0
+    else:
+        order_codes = order_codes_all[rows]
+        del order_codes_all
+        order_total = np.bincount(order_codes, weights=amount, minlength=1)
+        order_revenue = np.where(order_first, order_total[order_codes], 0.0)
+        del order_total
+        order_disc = np.bincount(order_codes, weights=discount > 0, minlength=1) > 0
+        order_discounted = order_first & order_disc[order_codes]
+        del order_disc, order_codes
 
     sku, channel = sku_all[rows], channel_all[rows]
     del sku_all, channel_all
@@ -192,7 +201,11 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
 
 
 def _sort_purchases(
-    code_all: IntArray, day_all: IntArray, order_codes_all: IntArray, paid: BoolArray
+    code_all: IntArray,
+    day_all: IntArray,
+    order_codes_all: IntArray,
+    paid: BoolArray,
+    order_is_row: bool = False,
 ) -> tuple[IntArray, BoolArray]:
     """Positions of the paid rows sorted by customer, day, order; and each order's first row.
 
@@ -200,6 +213,7 @@ def _sort_purchases(
     row of an order" is a comparison with the previous row instead of a hash table over
     millions of order ids. That holds when all rows of an order share customer and day; when
     they do not (an order spanning midnight), an exact hash-based count takes over.
+    ``order_is_row`` says the order codes are the row positions (every row its own order).
     """
     paid_idx = np.flatnonzero(paid)
     if len(paid_idx) == 0:
@@ -216,6 +230,14 @@ def _sort_purchases(
         key += day - first_day
         key *= n_orders
         key += order_code
+        if order_is_row:
+            # the key ends in the row position, so sorting the keys themselves (numpy's SIMD
+            # sort, several times faster than argsort) and reading the position back gives
+            # the sorted rows
+            key.sort()
+            rows = key % n_orders
+            del key
+            return rows, np.ones(len(rows), dtype=bool)  # every row is its order's first
         order = np.argsort(key)
         del key
     else:  # the combined key would overflow
@@ -225,12 +247,17 @@ def _sort_purchases(
     del paid_idx
     code, order_code = code[order], order_code[order]
     del order
-    first = np.ones(len(rows), dtype=bool)
+    return rows, _first_of_order(code, order_code, n_orders)
+
+
+def _first_of_order(code: IntArray, order_code: IntArray, n_orders: int) -> BoolArray:
+    """First row of each (customer, order) in rows sorted by customer, day, order."""
+    first = np.ones(len(code), dtype=bool)
     first[1:] = (order_code[1:] != order_code[:-1]) | (code[1:] != code[:-1])
     if int(first.sum()) != int(np.count_nonzero(np.bincount(order_code))):
         pair = code.astype(np.int64) * n_orders + order_code
         first = ~pd.Series(pair).duplicated().to_numpy()
-    return rows, first
+    return first
 
 
 def _offsets(sorted_codes: IntArray, n: int) -> IntArray:
@@ -258,6 +285,77 @@ def sorted_codes(values: pd.Series) -> tuple[IntArray, pd.Index]:
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     return rank.astype(np.int32)[codes], pd.Index(uniques).take(order)
+
+
+def string_fingerprints(values: pd.Series) -> npt.NDArray[np.uint64]:
+    """A 64-bit fingerprint of every value of a text column: equal texts, equal fingerprints.
+
+    Distinct fingerprints prove distinct texts; equal ones only suggest equal texts (two texts
+    may collide), so a caller that finds equal fingerprints must compare the texts. It is a
+    polynomial hash of the UTF-8 bytes computed by numpy straight from the Arrow buffers: no
+    Python strings and no hash table, which on millions of distinct ids is several times
+    faster than ``pd.factorize``. Missing values share one fingerprint.
+    """
+    arrow = pa.array(values, from_pandas=True)
+    chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
+    parts = [_array_fingerprints(chunk) for chunk in chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def _array_fingerprints(arrow: pa.Array) -> npt.NDArray[np.uint64]:
+    if isinstance(arrow, pa.DictionaryArray):  # categorical: fingerprint each category once
+        per_category = _text_fingerprints(arrow.dictionary.cast(pa.large_string()))
+        codes = arrow.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return np.append(per_category, NULL_FINGERPRINT)[codes]  # code -1: the missing slot
+    return _text_fingerprints(arrow.cast(pa.large_string()))
+
+
+def _text_fingerprints(text: pa.LargeStringArray) -> npt.NDArray[np.uint64]:
+    out = np.empty(len(text), dtype=np.uint64)
+    for start in range(0, len(text), FINGERPRINT_CHUNK_ROWS):
+        chunk = text.slice(start, FINGERPRINT_CHUNK_ROWS)
+        out[start : start + len(chunk)] = _chunk_fingerprints(chunk)
+    out[text.is_null().to_numpy(zero_copy_only=False)] = NULL_FINGERPRINT
+    return out
+
+
+def _chunk_fingerprints(chunk: pa.LargeStringArray) -> npt.NDArray[np.uint64]:
+    """sum over bytes (byte + 1) * BASE**position, modulo 2**64, mixed with the length."""
+    n = len(chunk)
+    offsets = np.frombuffer(
+        chunk.buffers()[1], dtype=np.int64, count=n + 1, offset=chunk.offset * 8
+    )
+    lengths = np.diff(offsets)
+    fingerprint = lengths.astype(np.uint64) * FINGERPRINT_BASE
+    nonempty = lengths > 0
+    if not nonempty.any():
+        return fingerprint
+    data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    starts = offsets[:-1] - offsets[0]
+    position = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
+    powers = np.cumprod(np.full(int(lengths.max()), FINGERPRINT_BASE, dtype=np.uint64))
+    terms = (data.astype(np.uint64) + np.uint64(1)) * powers[position]
+    del position
+    # each nonempty text's bytes run from its start to the next nonempty start
+    fingerprint[nonempty] += np.add.reduceat(terms, starts[nonempty])
+    return fingerprint
+
+
+def has_repeats(fingerprints: npt.NDArray[np.uint64]) -> bool:
+    """Whether any fingerprint occurs twice (sorting integers beats a hash table here)."""
+    ordered = np.sort(fingerprints)
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _order_codes(order_id: pd.Series) -> tuple[IntArray, bool]:
+    """Integer code of each row's order, and whether the codes are simply the row positions.
+
+    Exports with one row per order are common; their order ids are all distinct, which the
+    fingerprints prove without encoding millions of ids.
+    """
+    if not has_repeats(string_fingerprints(order_id)):
+        return np.arange(len(order_id), dtype=np.int64), True
+    return encode(order_id)[0], False
 
 
 def _status_codes(status: pd.Series) -> IntArray:

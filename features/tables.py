@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from features.errors import InputError
+from features.prepared import FINGERPRINT_BASE, has_repeats, string_fingerprints
 
 ORDER_STATUSES = ("paid", "refunded", "cancelled")
 CHANNELS = ("email", "sms", "wechat")
@@ -90,8 +91,24 @@ def canonical_orders(frame: pd.DataFrame, source: str | Path = "orders") -> pd.D
     out["channel"] = _optional_text(frame, "channel", lower=True)
     out["status"] = _status(frame, path)
     if has_order_id:
-        out = out.drop_duplicates(subset=["order_id", "sku"], keep="first")
+        out = _drop_repeated_lines(out)
     return out.reset_index(drop=True)
+
+
+def _drop_repeated_lines(orders: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first row of each (order_id, sku) pair.
+
+    Hashing millions of id strings (``drop_duplicates``) is slow, so the pairs are first
+    compared by 64-bit fingerprints: a row whose fingerprint no other row shares cannot be a
+    repeat. Only rows with a shared fingerprint (usually none) are compared as text.
+    """
+    pair = string_fingerprints(orders["order_id"])
+    pair ^= string_fingerprints(orders["sku"]) * FINGERPRINT_BASE  # unequal weights: (a,b) != (b,a)
+    if not has_repeats(pair):
+        return orders
+    shared = pd.Series(pair).duplicated(keep=False).to_numpy()
+    repeated = orders.loc[shared, ["order_id", "sku"]].duplicated(keep="first")
+    return orders.drop(index=repeated.index[repeated.to_numpy()])
 
 
 def read_products(path: str | Path, column_map: ColumnMap | None = None) -> pd.DataFrame:

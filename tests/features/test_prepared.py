@@ -7,10 +7,13 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import features.prepared
 from features.pipeline import build_features
+from features.prepared import has_repeats, string_fingerprints
 
 AS_OF = dt.date(2024, 2, 15)
 
@@ -52,6 +55,18 @@ def random_orders(draw: st.DrawFn) -> pd.DataFrame:
 @settings(max_examples=60, deadline=None)
 @given(random_orders())
 def test_matches_plain_pandas(orders: pd.DataFrame) -> None:
+    _assert_matches_plain_pandas(orders)
+
+
+@settings(max_examples=30, deadline=None)
+@given(random_orders())
+def test_one_row_per_order_matches_plain_pandas(orders: pd.DataFrame) -> None:
+    # distinct order ids take the shortcut where each row is its own order
+    orders["order_id"] = pd.Series([f"row{i}" for i in range(len(orders))], dtype="string")
+    _assert_matches_plain_pandas(orders)
+
+
+def _assert_matches_plain_pandas(orders: pd.DataFrame) -> None:
     paid = orders[
         (orders["status"] == "paid") & (orders["ordered_at"] < pd.Timestamp("2024-02-16", tz="UTC"))
     ]
@@ -104,3 +119,27 @@ def test_order_spanning_midnight_counts_once(
     row = build_features(orders, AS_OF).iloc[0]
     assert row["n_orders"] == 3 and row["revenue_max"] == 12.0
     assert row["frequency"] == 1  # two purchase days, whatever the orders
+
+
+TEXTS = ["a", "ab", "ba", "a\x00", "", "é", "customer-0000000000001", "customer-0000000000002"]
+
+
+def test_fingerprints_tell_distinct_texts_apart_and_equal_texts_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = pd.Series([*TEXTS, None, "ab", None], dtype="string")
+    prints = string_fingerprints(values)
+    assert len(set(prints[: len(TEXTS)].tolist())) == len(TEXTS)  # no two texts collide
+    assert prints[len(TEXTS) + 1] == prints[1] and prints[-1] == prints[len(TEXTS)]
+    assert prints[len(TEXTS)] not in prints[: len(TEXTS)]  # missing is not the empty text
+    # the same values as a categorical, or fingerprinted in chunks of 3 rows, agree
+    categorical = string_fingerprints(values.astype("category"))
+    np.testing.assert_array_equal(categorical, prints)
+    monkeypatch.setattr(features.prepared, "FINGERPRINT_CHUNK_ROWS", 3)
+    np.testing.assert_array_equal(string_fingerprints(values), prints)
+
+
+def test_has_repeats() -> None:
+    assert not has_repeats(string_fingerprints(pd.Series(TEXTS, dtype="string")))
+    assert has_repeats(string_fingerprints(pd.Series(["x", "y", "x"], dtype="string")))
+    assert not has_repeats(np.zeros(0, dtype=np.uint64))

@@ -169,3 +169,18 @@ def test_in_memory_frames_get_the_same_contract() -> None:
     assert str(orders["ordered_at"].dtype) == "datetime64[ns, UTC]"
     with pytest.raises(InputError, match="request: column 'amount'"):
         canonical_orders(frame.assign(amount=["1", "x"]), source="request")
+
+
+def test_repeated_order_lines_count_once_and_nothing_else_is_dropped() -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["c1"] * 8,
+            "ordered_at": ["2024-01-05"] * 8,
+            "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+            "order_id": ["o1", "o1", "o1", "A", "o2", "o2", "o3", "o3"],
+            "sku": ["A", "A", "B", "o1", None, None, "A", "B"],
+        }
+    )
+    orders = canonical_orders(frame)
+    # o1/A and o2/(no sku) repeat: their first rows stay; (A, o1) is another pair than (o1, A)
+    assert orders["amount"].tolist() == [1.0, 3.0, 4.0, 5.0, 7.0, 8.0]
