@@ -135,10 +135,18 @@ class FeatureConfig(BaseModel):
     # --- consumption cycle: each customer's own pace (features/cycle.py) -----------------
     cycle_pace_prior_gaps: float | None = Field(
         default=None,
-        gt=0,
+        ge=0,
         description="Weight, in repeat purchases, of the shop-wide pace when a customer's own "
         "pace (days per label-day of supply) is estimated; default: learned from the data "
         "(empirical Bayes).",
+    )
+    cycle_shop_pace: float | None = Field(
+        default=None,
+        gt=0,
+        description="Days one label-day of supply lasts the typical customer, the pace a "
+        "customer's own is shrunk towards; default: learned from the data. Fix it and "
+        "cycle_pace_prior_gaps (features.cycle.learn_pace_prior at training) so that a "
+        "customer's cycle_days does not depend on who else is scored.",
     )
 
     @model_validator(mode="after")
