@@ -22,6 +22,9 @@
      a lot (and buy regularly) trusts each customer's own history;
    - until 30 customers have an observation, nobody's pace is learned (pace 1: the label),
      because a customer's pace can only be judged against other customers' paces;
+   - the shop-wide pace and ``k`` depend on everyone in the frame; ``cycle_shop_pace`` and
+     ``cycle_pace_prior_gaps`` fix them (:func:`learn_pace_prior` learns both at training), so
+     that scoring one customer alone gives the same ``cycle_days`` as scoring everyone;
 
    ``supply_x_own_pace`` when the customer has at least one observation, ``supply`` (label
    supply x the shop-wide pace) when not;
@@ -41,6 +44,7 @@ per-customer Python.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +53,7 @@ import pandas as pd
 from features.config import FeatureConfig
 from features.intervals import customer_gaps, grouped_median
 from features.mix import label_series
-from features.prepared import BoolArray, FloatArray, IntArray, PreparedOrders
+from features.prepared import BoolArray, FloatArray, IntArray, PreparedOrders, prepare_orders
 
 CYCLE_SOURCES = ("supply_x_own_pace", "supply", "own_intervals", "sku_intervals", "all_customers")
 _OWN_PACE, _SUPPLY, _OWN, _SKU, _ALL = range(len(CYCLE_SOURCES))
@@ -107,7 +111,9 @@ def cycle_features(
     per_unit = _unit_supply(prepared, products)
     supply_bought = sku_days.quantity * _lookup(per_unit, sku_days.sku)  # label days
     on_last_day = sku_days.day == last_day[sku_days.code]
-    pace = customer_pace(sku_days, supply_bought, n, config.cycle_pace_prior_gaps)
+    pace = customer_pace(
+        sku_days, supply_bought, n, config.cycle_pace_prior_gaps, config.cycle_shop_pace
+    )
     supply = _earliest_on_last_day(sku_days, supply_bought, on_last_day, n) * pace.pace
     sku_interval = _sku_interval(sku_days, len(prepared.sku_names), config.cycle_sku_min_intervals)
     sku_cycle = _earliest_on_last_day(sku_days, _lookup(sku_interval, sku_days.sku), on_last_day, n)
@@ -163,30 +169,57 @@ def sku_repurchase_interval(prepared: PreparedOrders, min_intervals: int) -> Flo
 
 
 def customer_pace(
-    sku_days: SkuDays, supply_bought: FloatArray, n_customers: int, prior_gaps: float | None
+    sku_days: SkuDays,
+    supply_bought: FloatArray,
+    n_customers: int,
+    prior_gaps: float | None,
+    shop_pace: float | None = None,
 ) -> Pace:
     """Each customer's pace (days per label-day of supply), shrunk towards the shop's.
 
     ``supply_bought`` holds the label days of each ``sku_days`` entry (NaN = unknown).
-    ``prior_gaps`` is the weight ``k`` of the shop-wide pace; None learns it (module docstring).
+    ``prior_gaps`` is the weight ``k`` of the shop-wide pace, ``shop_pace`` the shop-wide pace
+    itself; None learns them from these customers (module docstring). With both given, a
+    customer's pace depends on their own purchases only.
     """
     repeat = sku_days.repeats() & ~np.isnan(supply_bought[:-1])
     codes = sku_days.code[:-1][repeat]
     gaps = (sku_days.day[1:] - sku_days.day[:-1])[repeat]
     log_ratio = np.log(gaps / supply_bought[:-1][repeat])
     count = np.bincount(codes, minlength=n_customers)
-    if np.count_nonzero(count) < _MIN_CUSTOMERS_TO_LEARN:
+    if shop_pace is None and np.count_nonzero(count) < _MIN_CUSTOMERS_TO_LEARN:
         # a pace is judged against other customers' paces; with too few of them the label
         # is the safer guess
         return Pace(np.ones(n_customers), count, False, 0.0, prior_gaps or _FALLBACK_PRIOR_GAPS)
     own = _grouped_median_of_logs(codes, log_ratio, n_customers)
     # one vote per customer: frequent (fast) buyers must not pull the shop-wide pace
-    shop = float(np.median(own[count > 0]))
+    shop = float(np.median(own[count > 0])) if shop_pace is None else float(np.log(shop_pace))
     k = _learned_prior_gaps(codes, log_ratio, count) if prior_gaps is None else prior_gaps
     # weight n / (n + k) of the own median; customers without an observation get the shop's
     own_weight = np.divide(count, count + k, out=np.zeros(n_customers), where=count > 0)
     log_pace = shop + own_weight * (np.nan_to_num(own, nan=shop) - shop)
     return Pace(np.exp(log_pace), count, True, shop, k)
+
+
+def learn_pace_prior(
+    orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str, products: pd.DataFrame
+) -> dict[str, float]:
+    """The shop-wide pace and its prior weight learned from ``orders`` up to ``as_of``, as
+    ``FeatureConfig`` fields (``{}`` when too few customers have repeat purchases).
+
+    Fix them at training time (``config.model_copy(update=learn_pace_prior(...))``) and
+    ``cycle_days`` of a customer no longer depends on who else is in the scored frame.
+    """
+    prepared = prepare_orders(orders, as_of)
+    sku_days = sku_purchase_days(prepared)
+    supply_bought = sku_days.quantity * _lookup(_unit_supply(prepared, products), sku_days.sku)
+    pace = customer_pace(sku_days, supply_bought, prepared.n_customers, None)
+    if not pace.learned:
+        return {}
+    return {
+        "cycle_shop_pace": float(np.exp(pace.shop_log_pace)),
+        "cycle_pace_prior_gaps": pace.prior_gaps,
+    }
 
 
 def _grouped_median_of_logs(codes: IntArray, log_values: FloatArray, n_groups: int) -> FloatArray:

@@ -14,10 +14,12 @@ from features.cycle import (
     SkuDays,
     customer_pace,
     cycle_features,
+    learn_pace_prior,
     sku_purchase_days,
     sku_repurchase_interval,
 )
 from features.intervals import interval_features
+from features.pipeline import build_features
 from features.prepared import prepare_orders
 
 AS_OF = dt.date(2024, 3, 31)
@@ -183,3 +185,26 @@ def test_learned_prior_weight_and_shrinkage_on_simulated_paces() -> None:
     raw = np.median(np.log(gaps / label_days), axis=1)
     shrunk_error = np.mean((np.log(pace.pace) - true_log_pace) ** 2)
     assert shrunk_error < 0.95 * np.mean((raw - true_log_pace) ** 2)
+
+
+def test_a_fixed_prior_makes_a_customer_independent_of_the_others(
+    orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
+) -> None:
+    # noisy paces, so that k is learned > 0 and the shop pace matters to everyone
+    rng = np.random.default_rng(5)
+    gaps = {f"c{i:02d}": list(rng.integers(10, 25, 1 + i % 3)) for i in range(60)}
+    orders = orders_from_rows(_regular_shop(gaps))
+    prior = learn_pace_prior(orders, AS_OF, PRODUCTS)
+    assert prior["cycle_pace_prior_gaps"] > 0 and 0.6 < prior["cycle_shop_pace"] < 1.7
+    config = FeatureConfig().model_copy(update=prior)
+    everyone = build_features(orders, AS_OF, PRODUCTS, config).set_index("customer_id")
+    learned = build_features(orders, AS_OF, PRODUCTS).set_index("customer_id")
+    assert everyone["cycle_days"].tolist() == pytest.approx(learned["cycle_days"].tolist())
+    for customer in ("c00", "c01", "c02"):
+        alone = build_features(orders[orders["customer_id"] == customer], AS_OF, PRODUCTS, config)
+        assert alone["cycle_days"].iloc[0] == pytest.approx(everyone.loc[customer, "cycle_days"])
+        assert alone["cycle_source"].iloc[0] == "supply_x_own_pace"
+    # without the fixed prior a customer alone is too few to learn from: the label holds
+    alone = build_features(orders[orders["customer_id"] == "c00"], AS_OF, PRODUCTS)
+    assert alone["cycle_source"].iloc[0] == "supply"
+    assert learn_pace_prior(orders[orders["customer_id"] == "c00"], AS_OF, PRODUCTS) == {}
