@@ -7,13 +7,14 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import features.prepared
 from features.pipeline import build_features
-from features.prepared import has_repeats, string_fingerprints
+from features.prepared import has_repeats, string_fingerprints, text_sort_order
 
 AS_OF = dt.date(2024, 2, 15)
 
@@ -143,3 +144,16 @@ def test_has_repeats() -> None:
     assert not has_repeats(string_fingerprints(pd.Series(TEXTS, dtype="string")))
     assert has_repeats(string_fingerprints(pd.Series(["x", "y", "x"], dtype="string")))
     assert not has_repeats(np.zeros(0, dtype=np.uint64))
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["c10", "c2", "c1", "00001", "0001", "Zz", "é", "c100000"],  # short: packed integers
+        ["customer-10", "customer-9", "c1", "b"],  # longer than 8 bytes: Arrow sorts
+        ["a\x00", "a", "b"],  # a NUL byte would tie with the padding: Arrow sorts
+    ],
+)
+def test_text_sort_order_is_byte_order(texts: list[str]) -> None:
+    order = text_sort_order(pa.array(texts, type=pa.large_string()))
+    assert [texts[i] for i in order] == sorted(texts, key=lambda text: text.encode())
