@@ -277,82 +277,93 @@ def encode(values: pd.Series) -> tuple[IntArray, pd.Index]:
 def sorted_codes(values: pd.Series) -> tuple[IntArray, pd.Index]:
     """Integer codes whose order is the sorted order of the values (no missing values).
 
-    Factorizing unsorted and sorting only the distinct values is much cheaper than
-    ``pd.factorize(sort=True)`` on millions of strings.
+    Short ids are sorted as packed integers (see :func:`short_text_keys`): one numpy argsort
+    gives codes and order at once. Other ids are factorized unsorted, then only the distinct
+    values are sorted, much cheaper than ``pd.factorize(sort=True)`` on millions of strings.
     """
+    texts = _large_text(values)
+    keys = None if isinstance(values.dtype, pd.CategoricalDtype) else short_text_keys(texts)
+    if keys is not None:
+        order = np.argsort(keys)
+        keys = keys[order]
+        first = np.ones(len(keys), dtype=bool)  # first row of each distinct value, in order
+        first[1:] = keys[1:] != keys[:-1]
+        del keys
+        codes = np.empty(len(order), dtype=np.int32)
+        codes[order] = np.cumsum(first, dtype=np.int32) - 1
+        return codes, pd.Index(pd.array(texts.take(order[first]), dtype="string"))
     codes, uniques = encode(values)
-    order = text_sort_order(pa.array(uniques, type=pa.large_string()))
+    order = text_sort_order(_large_text(pd.Series(uniques)))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     return rank.astype(np.int32)[codes], pd.Index(uniques).take(order)
 
 
 def text_sort_order(texts: pa.LargeStringArray) -> IntArray:
-    """Positions that sort the texts by their UTF-8 bytes (Arrow's string order).
+    """Positions that sort the texts by their UTF-8 bytes (Arrow's string order)."""
+    keys = short_text_keys(texts)
+    if keys is None:
+        return pc.array_sort_indices(texts).to_numpy().astype(np.int64)
+    return np.argsort(keys).astype(np.int64)
 
-    Short ids (at most 8 bytes, no NUL byte: "00001", "C002835") are packed big-endian into
-    one uint64 each, zero-padded, so that integer order is byte order ("c1" < "c10" < "c2");
-    numpy sorts those integers several times faster than Arrow sorts strings. Anything else
-    is sorted by Arrow.
+
+def short_text_keys(texts: pa.LargeStringArray) -> npt.NDArray[np.uint64] | None:
+    """Each text's UTF-8 bytes as one big-endian uint64, zero-padded; None unless every text
+    has at most 8 bytes, none is missing and none holds a NUL byte.
+
+    Such keys are exact (distinct texts, distinct keys) and sort like the texts: "c1" < "c10"
+    < "c2". Short ids ("00001", "C002835", "o1234567") are common, and numpy sorts and
+    compares integers several times faster than Arrow or pandas handle strings.
     """
     n = len(texts)
+    if n == 0 or texts.null_count or texts.buffers()[2] is None:
+        return None
     offsets = np.frombuffer(
         texts.buffers()[1], dtype=np.int64, count=n + 1, offset=texts.offset * 8
     )
     lengths = np.diff(offsets)
-    data_buffer = texts.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
-    if (
-        texts.null_count
-        or n == 0
-        or data is None
-        or lengths.max() > 8
-        or (data[offsets[0] : offsets[-1]] == 0).any()
-    ):
-        return pc.array_sort_indices(texts).to_numpy().astype(np.int64)
-    padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])  # reads past the end are 0
-    starts = offsets[:-1]
-    key = np.zeros(n, dtype=np.uint64)
-    for position in range(8):
-        byte = padded[starts + position].astype(np.uint64)
-        byte[lengths <= position] = 0  # past this text's end: pad
-        key = (key << np.uint64(8)) | byte
-    return np.argsort(key).astype(np.int64)
+    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    if lengths.max() > 8 or not data.all():  # data.all(): no NUL byte, which pads
+        return None
+    padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    # a view of every 8-byte window of the data as a big-endian integer: one gather reads
+    # each text's first 8 bytes; the mask then zeroes the bytes past its end
+    windows = np.ndarray(shape=(len(data) + 1,), dtype=">u8", buffer=padded, strides=(1,))
+    keep = np.array([(2**64 - 1) ^ (2 ** (64 - 8 * k) - 1) for k in range(9)], dtype=np.uint64)
+    return windows[offsets[:-1] - offsets[0]].astype(np.uint64) & keep[lengths]
 
 
 def string_fingerprints(values: pd.Series) -> npt.NDArray[np.uint64]:
     """A 64-bit fingerprint of every value of a text column: equal texts, equal fingerprints.
 
     Distinct fingerprints prove distinct texts; equal ones only suggest equal texts (two texts
-    may collide), so a caller that finds equal fingerprints must compare the texts. It is a
-    polynomial hash of the UTF-8 bytes computed by numpy straight from the Arrow buffers: no
-    Python strings and no hash table, which on millions of distinct ids is several times
-    faster than ``pd.factorize``. Missing values share one fingerprint.
+    may collide), so a caller that finds equal fingerprints must compare the texts. Short
+    texts are their own exact keys (:func:`short_text_keys`); longer ones get a polynomial
+    hash of their UTF-8 bytes, computed by numpy straight from the Arrow buffers: no Python
+    strings and no hash table, several times faster than ``pd.factorize`` on millions of
+    distinct ids. Missing values share one fingerprint.
     """
-    arrow = pa.array(values, from_pandas=True)
-    chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
-    parts = [_array_fingerprints(chunk) for chunk in chunks]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-
-
-def _array_fingerprints(arrow: pa.Array) -> npt.NDArray[np.uint64]:
-    if isinstance(arrow, pa.DictionaryArray):  # categorical: fingerprint each category once
-        per_category = _text_fingerprints(arrow.dictionary.cast(pa.large_string()))
-        codes = arrow.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return np.append(per_category, NULL_FINGERPRINT)[codes]  # code -1: the missing slot
-    return _text_fingerprints(arrow.cast(pa.large_string()))
-
-
-def _text_fingerprints(text: pa.LargeStringArray) -> npt.NDArray[np.uint64]:
-    out = np.empty(len(text), dtype=np.uint64)
-    for start in range(0, len(text), FINGERPRINT_CHUNK_ROWS):
-        chunk = text.slice(start, FINGERPRINT_CHUNK_ROWS)
-        out[start : start + len(chunk)] = _chunk_fingerprints(chunk)
-    out[text.is_null().to_numpy(zero_copy_only=False)] = NULL_FINGERPRINT
+    texts = _large_text(values)
+    keys = short_text_keys(texts)
+    if keys is not None:
+        return keys
+    out = np.empty(len(texts), dtype=np.uint64)
+    for start in range(0, len(texts), FINGERPRINT_CHUNK_ROWS):
+        chunk = texts.slice(start, FINGERPRINT_CHUNK_ROWS)
+        out[start : start + len(chunk)] = _polynomial_hash(chunk)
+    out[texts.is_null().to_numpy(zero_copy_only=False)] = NULL_FINGERPRINT
     return out
 
 
-def _chunk_fingerprints(chunk: pa.LargeStringArray) -> npt.NDArray[np.uint64]:
+def _large_text(values: pd.Series) -> pa.LargeStringArray:
+    """The column as one Arrow large-string array (categoricals and chunks flattened)."""
+    arrow = pa.array(values, from_pandas=True)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks() if arrow.num_chunks != 1 else arrow.chunk(0)
+    return arrow.cast(pa.large_string())
+
+
+def _polynomial_hash(chunk: pa.LargeStringArray) -> npt.NDArray[np.uint64]:
     """sum over bytes (byte + 1) * BASE**position, modulo 2**64, mixed with the length."""
     n = len(chunk)
     offsets = np.frombuffer(

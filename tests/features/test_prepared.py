@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 import features.prepared
 from features.pipeline import build_features
-from features.prepared import has_repeats, string_fingerprints, text_sort_order
+from features.prepared import (
+    has_repeats,
+    short_text_keys,
+    sorted_codes,
+    string_fingerprints,
+    text_sort_order,
+)
 
 AS_OF = dt.date(2024, 2, 15)
 
@@ -157,3 +163,31 @@ def test_has_repeats() -> None:
 def test_text_sort_order_is_byte_order(texts: list[str]) -> None:
     order = text_sort_order(pa.array(texts, type=pa.large_string()))
     assert [texts[i] for i in order] == sorted(texts, key=lambda text: text.encode())
+
+
+def test_short_texts_are_their_own_exact_keys() -> None:
+    texts = pa.array(["c1", "c10", "c2", "", "00001", "o1234567"], type=pa.large_string())
+    keys = short_text_keys(texts)
+    assert keys is not None
+    assert keys[0] == int.from_bytes(b"c1".ljust(8, b"\0"), "big") and keys[3] == 0
+    assert list(np.argsort(keys)) == [3, 4, 0, 1, 2, 5]
+    for refused in (["a", None], ["a\x00"], ["123456789"]):
+        assert short_text_keys(pa.array(refused, type=pa.large_string())) is None
+    # short values fingerprint to their keys, so repeats show as equal fingerprints
+    prints = string_fingerprints(pd.Series(["c1", "c10", "c1"], dtype="string"))
+    assert prints[0] == prints[2] != prints[1]
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["c10", "c2", "c1", "c2", "00001", "c10"],  # short: one argsort of packed keys
+        ["customer-10", "customer-9", "c1", "customer-9"],  # long: factorize, sort distinct
+    ],
+)
+@pytest.mark.parametrize("dtype", ["string", "category"])
+def test_sorted_codes_match_a_sorted_factorize(ids: list[str], dtype: str) -> None:
+    codes, names = sorted_codes(pd.Series(ids, dtype=dtype))
+    expected_codes, expected_names = pd.factorize(pd.Series(ids, dtype="string"), sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(names) == list(expected_names)
