@@ -75,7 +75,9 @@ class RepurchasePyfunc(PythonModel):
         self.products = pd.read_parquet(products_path) if products_path else None
         self.run_label = Path(context.artifacts[MODEL_ARTIFACT]).parent.name
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         from training.predict import score_customers
 
         params = params or {}

@@ -22,6 +22,7 @@ from repurchase.cli_support import (
     project_config,
     write_frame,
 )
+from repurchase.model_choice import AUTO, choose_model
 
 OrdersOption = Annotated[
     Path, typer.Option("--orders", help="Orders file (CSV or Parquet).", show_default=False)
@@ -58,14 +59,6 @@ def _inputs(ctx: typer.Context, orders: Path, products: Path | None) -> tuple[An
         read_products(products, config.column_map("products")) if products is not None else None
     )
     return order_frame, product_frame, feature_config
-
-
-def load_model(ref: str | Path) -> Any:
-    """The fitted model saved at `ref` (a joblib file written by `score --save-model`)."""
-    path = Path(ref)
-    if not path.is_file():
-        raise InputError("model file not found", path=path)
-    return joblib.load(path)
 
 
 @exits_cleanly
@@ -111,6 +104,16 @@ def backtest(
         typer.echo(f"report: {report}")
 
 
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="auto: the registry's champion if it was trained up to --as-of, else fit now; "
+        "fit: fit on the orders up to --as-of; a models:/ URI; or a .joblib file.",
+    ),
+]
+
+
 @exits_cleanly
 def score(
     ctx: typer.Context,
@@ -120,35 +123,31 @@ def score(
         Path, typer.Option("--out", help="Output file: .csv or .parquet.", show_default=False)
     ],
     products: ProductsOption = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="Fitted model to use (a joblib file); absent: train on data up to --as-of.",
-        ),
-    ] = None,
+    model: ModelOption = AUTO,
     save_model: Annotated[
         Path | None,
-        typer.Option("--save-model", hidden=True, help="Also save the model trained here."),
+        typer.Option("--save-model", hidden=True, help="Also save the model used here."),
     ] = None,
 ) -> None:
     """Score every customer known at --as-of (the SPEC score columns)."""
+    from repurchase.settings import get_settings
     from training.labels import orders_up_to
     from training.predict import score_customers
-    from training.train import fit_model
 
     day = parse_date(as_of)
     check_output_path(out)
     order_frame, product_frame, feature_config = _inputs(ctx, orders, products)
     history = orders_up_to(order_frame, day)
-    with Console(stderr=True).status("scoring"):
-        if model is not None:
-            fitted = load_model(model)
-        else:
-            fitted = fit_model(history, day, product_frame, config=feature_config)
-        scores = score_customers(fitted, history, day, product_frame)
+    console = Console(stderr=True)
+    with console.status("loading or fitting the model"):
+        chosen = choose_model(model, day, history, product_frame, get_settings(), feature_config)
+    console.print(f"model: {chosen.why}")
+    with console.status("scoring"):
+        scores = score_customers(
+            chosen.model, history, day, chosen.products, model_version=chosen.version
+        )
     if save_model is not None:
         with atomic_path(save_model) as tmp:
-            joblib.dump(fitted, tmp)
+            joblib.dump(chosen.model, tmp)
     write_frame(scores, out)
     typer.echo(f"scored {len(scores)} customers -> {out}")

@@ -18,6 +18,7 @@ from repurchase.cli_support import (
     project_config,
     write_frame,
 )
+from repurchase.model_choice import AUTO, choose_model
 
 policy_app = typer.Typer(
     name="policy",
@@ -42,16 +43,25 @@ def register(app: typer.Typer) -> None:
 
 
 def scores_for_plan(
-    orders: pd.DataFrame, products: pd.DataFrame | None, as_of: dt.date
+    orders: pd.DataFrame,
+    products: pd.DataFrame | None,
+    as_of: dt.date,
+    model: str = AUTO,
 ) -> pd.DataFrame:
-    """Scores at `as_of` when no score file is given: fit on the history up to `as_of`, score.
+    """Scores at `as_of` when no score file is given, from the model `--model` chooses.
 
     Imported lazily: the model stack is heavy and `plan --scores` does not need it.
     """
-    fit_model = importlib.import_module("training.train").fit_model
+    from repurchase.settings import get_settings
+    from training.labels import orders_up_to
+
     score_customers = importlib.import_module("training.predict").score_customers
-    model = fit_model(orders, as_of, products)
-    scores: pd.DataFrame = score_customers(model, orders, as_of, products)
+    history = orders_up_to(orders, as_of)
+    chosen = choose_model(model, as_of, history, products, get_settings())
+    typer.echo(f"no --scores given; scoring with {chosen.why}", err=True)
+    scores: pd.DataFrame = score_customers(
+        chosen.model, history, as_of, chosen.products, model_version=chosen.version
+    )
     return scores
 
 
@@ -91,8 +101,8 @@ def plan(
         Path | None,
         typer.Option(
             "--scores",
-            help="Score file written by `repurchase score`; without it the model is fitted "
-            "on the orders up to --as-of and scores them.",
+            help="Score file written by `repurchase score`; without it the customers are "
+            "scored here with the model --model chooses.",
         ),
     ] = None,
     products: Annotated[
@@ -101,6 +111,14 @@ def plan(
             "--products", help="Products file (sku, days_of_supply); used only without --scores."
         ),
     ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Without --scores: auto (the champion if trained up to --as-of, else fit "
+            "now), fit, a models:/ URI or a .joblib file.",
+        ),
+    ] = AUTO,
 ) -> None:
     """Plan whom to contact from --as-of onwards: day, send time, channel, action, offer, why."""
     from serving.policy import build_plan, load_policy
@@ -119,8 +137,7 @@ def plan(
         score_frame = read_scores(scores)
     else:
         product_frame = read_products(products, config.column_map("products")) if products else None
-        typer.echo("no --scores given: fitting the model on the orders up to --as-of ...", err=True)
-        score_frame = scores_for_plan(order_frame, product_frame, day)
+        score_frame = scores_for_plan(order_frame, product_frame, day, model)
     frame = build_plan(
         score_frame,
         as_of=day,
