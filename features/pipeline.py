@@ -69,12 +69,14 @@ def build_features(
     if prepared.n_customers == 0:
         raise InputError(f"no paid orders on or before {as_of_timestamp(as_of).date()}")
     intervals = interval_features(prepared)
-    gap_median = intervals["gap_median"].to_numpy()
+    # the cycle needs the most scratch memory: computed while few other columns exist, it
+    # keeps the peak lower than it would be later in the list
+    cycle = cycle_features(prepared, products, intervals["gap_median"].to_numpy(), config)
     parts = [
         pd.DataFrame({"customer_id": pd.Series(prepared.customer_ids, dtype="string")}),
         rfm_features(prepared),
         intervals,
-        cycle_features(prepared, products, gap_median, config),
+        cycle,
         window_features(prepared, config),
         discount_features(prepared, config),
         channel_features(prepared, config),
