@@ -281,17 +281,18 @@ def sorted_codes(values: pd.Series) -> tuple[IntArray, pd.Index]:
     gives codes and order at once. Other ids are factorized unsorted, then only the distinct
     values are sorted, much cheaper than ``pd.factorize(sort=True)`` on millions of strings.
     """
-    texts = _large_text(values)
-    keys = None if isinstance(values.dtype, pd.CategoricalDtype) else short_text_keys(texts)
-    if keys is not None:
-        order = np.argsort(keys)
-        keys = keys[order]
-        first = np.ones(len(keys), dtype=bool)  # first row of each distinct value, in order
-        first[1:] = keys[1:] != keys[:-1]
-        del keys
-        codes = np.empty(len(order), dtype=np.int32)
-        codes[order] = np.cumsum(first, dtype=np.int32) - 1
-        return codes, pd.Index(pd.array(texts.take(order[first]), dtype="string"))
+    if not isinstance(values.dtype, pd.CategoricalDtype):  # categoricals come encoded
+        texts = _large_text(values)
+        keys = short_text_keys(texts)
+        if keys is not None:
+            order = np.argsort(keys)
+            keys = keys[order]
+            first = np.ones(len(keys), dtype=bool)  # first row of each distinct value
+            first[1:] = keys[1:] != keys[:-1]
+            del keys
+            codes = np.empty(len(order), dtype=np.int32)
+            codes[order] = np.cumsum(first, dtype=np.int32) - 1
+            return codes, pd.Index(pd.array(texts.take(order[first]), dtype="string"))
     codes, uniques = encode(values)
     order = text_sort_order(_large_text(pd.Series(uniques)))
     rank = np.empty(len(order), dtype=np.int64)
