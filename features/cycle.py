@@ -1,25 +1,53 @@
-"""Consumption cycle: when does the last purchase run out, and how overdue is the customer?
+"""Consumption cycle: how long a customer's usual purchase lasts them, when their last purchase
+runs out, and how overdue they are.
 
-``cycle_days`` comes from the first source that knows it (``cycle_source`` says which):
+Two notions, because a CRM operator uses both:
 
-1. ``supply_x_own_pace`` / ``supply`` — the label supply of the last purchase day
-   (``quantity x days_of_supply`` of the products table, summed per SKU; with several SKUs the
-   one that runs out first, because that is when a replenishment reminder is due) times the
-   customer's *pace*: how many days one label-day of supply lasts them. People use products
-   faster or slower than the label says, so the pace is learned from their own history:
+- ``cycle_days`` — the customer's *usual* consumption cycle: how long their usual purchase
+  lasts them. "This customer goes through a bag every 40 days." Lifecycle stages, reasons and
+  models read it as the customer's rhythm, so one sale stock-up or a second product added to
+  the last order must not change it;
+- ``depletion_date`` / ``days_until_depletion`` — when what the customer *last* bought runs
+  out (with several SKUs on the last purchase day, the one that runs out first), because that
+  is when a replenishment reminder is due. After a stock-up of three bags it is three bags
+  away, whatever the usual cycle.
+
+Both come from the first source of the same chain that knows them (``cycle_source`` says which
+one ``cycle_days`` came from):
+
+1. ``supply_x_own_pace`` / ``supply`` — label supply (``quantity x days_of_supply`` of the
+   products table, lines of one SKU on one day summed) times the customer's *pace*: how many
+   days one label-day of supply lasts them.
+
+   - For ``cycle_days`` the supply of the *usual basket*: the SKU that has covered most of the
+     customer's days (the most label supply bought in total over all its purchase days; ties
+     go to the most recently bought), at the customer's usual quantity of it: the median
+     units per purchase day, the lower middle one when their number is even (a sale stock-up
+     adds units, it never removes any). "Most label supply" rather than "most purchase days",
+     because a short-lived add-on (a 10-day drip pack next to 50-day beans) is bought more
+     often without being what the customer mostly lives on.
+   - For the depletion date the supply bought on the last purchase day.
+
+   People use products faster or slower than the label says, so the pace is learned from each
+   customer's own history:
 
    - every repeat purchase of a SKU gives one observation ``log(gap / supply)``: the days until
      the customer bought the same SKU again, over the label days that the earlier purchase
-     bought (quantity x days_of_supply, all lines of that SKU on that day);
-   - the customer's pace is ``exp`` of the median of their observations, shrunk towards the
-     shop-wide pace (the median over customers of their own median: one vote per customer, so
-     that frequent buyers, who are the fast users, do not pull it) with a prior weight of
-     ``k`` observations: ``log pace = (n x own median + k x shop median) / (n + k)``;
-     ``k = cycle_pace_prior_gaps``, or by default learned from the data up to as_of (empirical
-     Bayes): within-customer variance of the observations / between-customer variance of the
-     true paces (method of moments over customers with two or more observations), so a shop
-     whose customers differ little trusts the shop-wide pace, and one whose customers differ
-     a lot (and buy regularly) trusts each customer's own history;
+     bought; it does not count when the later purchase was a sale stock-up (discounted, and
+     more units than the customer's usual quantity of the SKU: the promotion chose the day,
+     not the run-out), nor when it is more than 1.5 times longer or shorter than the
+     customer's own median observation (a pause, a gift, a purchase for someone else);
+   - the customer's pace is ``exp`` of the mean of their observations (with stock-ups and
+     outliers gone, the mean of the logs is the more precise summary of ordinary
+     irregularity), shrunk towards the shop-wide pace (the median over customers of their own
+     mean: one vote per customer, so that frequent buyers, who are the fast users, do not
+     pull it) with a prior weight of ``k`` observations:
+     ``log pace = (n x own mean + k x shop pace) / (n + k)``; ``k = cycle_pace_prior_gaps``,
+     or by default learned from the data up to as_of (empirical Bayes): within-customer
+     variance of the observations / between-customer variance of the true paces (method of
+     moments over customers with two or more observations), so a shop whose customers differ
+     little trusts the shop-wide pace, and one whose customers differ a lot (and buy
+     regularly) trusts each customer's own history;
    - until 30 customers have an observation, nobody's pace is learned (pace 1: the label),
      because a customer's pace can only be judged against other customers' paces;
    - the shop-wide pace and ``k`` depend on everyone in the frame; ``cycle_shop_pace`` and
@@ -32,11 +60,15 @@
    ``cycle_min_intervals`` gaps);
 3. ``sku_intervals`` — the typical (median) repurchase interval of the SKUs of the last
    purchase day, learned from every customer's repeat purchases of the same SKU up to as_of
-   (at least ``cycle_sku_min_intervals`` of them); the shortest one, as in 1.;
+   (at least ``cycle_sku_min_intervals`` of them); the shortest one;
 4. ``all_customers`` — the median gap over all customers up to as_of (``default_cycle_days``
    when there is none). This is a guess, so ``depletion_date`` stays empty for it.
 
-``overdue_ratio = days_since_last_order / cycle_days`` (1 = due today, 2 = one cycle late).
+``overdue_ratio = days_since_last_order / expected duration of the last purchase`` (the
+depletion date minus the last purchase day, unrounded; 1 = runs out today, 2 = ran out as long
+ago as it lasted). "Overdue" is about what the customer last bought: someone who stocked up
+on three bags is not overdue after two usual cycles. Without a depletion date (source
+``all_customers``) both durations are the same population guess.
 
 Everything is a sort and grouped reductions over the purchase rows: O(rows log rows), no
 per-customer Python.
@@ -64,6 +96,9 @@ _MIN_CUSTOMERS_FOR_PRIOR = 30
 _FALLBACK_PRIOR_GAPS = 1.0  # ... and one observation's worth is used instead
 _LOG_LIMIT, _LOG_STEPS = 16.0, 2**20  # log paces are medianed on a grid of 1e-6
 _MAX_PRIOR_GAPS = 100.0  # no between-customer spread at all: trust the shop-wide pace
+# a pace observation this many times longer or shorter than the customer's own median is
+# not a run-out; fixed (not learned from the frame) so that a customer's pace is their own
+_OUTLIER_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -71,12 +106,14 @@ class SkuDays:
     """One entry per (customer, SKU, purchase day), sorted by customer, SKU and day.
 
     ``quantity`` sums the lines of that SKU on that day; rows without a SKU are left out.
+    ``discounted``: any of those lines had a discount (None: no discounts known).
     """
 
     code: IntArray
     sku: IntArray
     day: IntArray
     quantity: FloatArray
+    discounted: BoolArray | None = None
 
     def repeats(self) -> BoolArray:
         """``repeats()[i]``: entry ``i + 1`` is the next purchase of entry ``i``'s SKU."""
@@ -90,7 +127,7 @@ class Pace:
     pace: FloatArray  # per customer
     n_observations: IntArray  # per customer: repeat purchases with a known supply
     learned: bool  # False: too few customers to learn from, every pace is the label's (1)
-    shop_log_pace: float  # the shrinkage target (median of the customers' own medians)
+    shop_log_pace: float  # the shrinkage target (median of the customers' own means)
     prior_gaps: float  # k: the shop-wide pace counts as this many observations
 
 
@@ -114,19 +151,20 @@ def cycle_features(
     pace = customer_pace(
         sku_days, supply_bought, n, config.cycle_pace_prior_gaps, config.cycle_shop_pace
     )
-    supply = _earliest_on_last_day(sku_days, supply_bought, on_last_day, n) * pace.pace
+    usual = usual_basket_supply(sku_days, supply_bought, per_unit, n) * pace.pace
+    last_supply = _earliest_on_last_day(sku_days, supply_bought, on_last_day, n) * pace.pace
     sku_interval = _sku_interval(sku_days, len(prepared.sku_names), config.cycle_sku_min_intervals)
     sku_cycle = _earliest_on_last_day(sku_days, _lookup(sku_interval, sku_days.sku), on_last_day, n)
     overall = float(np.median(gaps)) if len(gaps) else config.default_cycle_days
     own = np.where(gap_count >= config.cycle_min_intervals, gap_median, np.nan)
 
-    candidates = np.vstack([supply, own, sku_cycle, np.full(n, overall)])
-    known = ~np.isnan(candidates)
-    chain = np.argmax(known, axis=0)  # first known candidate
-    cycle_days = candidates[chain, np.arange(n)]
+    # the same chain twice: the usual purchase (cycle_days) and the last one (depletion)
+    cycle_days, source = _first_known(usual, own, sku_cycle, overall)
     own_pace = pace.learned & (pace.n_observations > 0)
-    source = np.where(chain == 0, np.where(own_pace, _OWN_PACE, _SUPPLY), chain + 1)
-    depletion_day = np.where(source != _ALL, last_day + np.rint(cycle_days), np.nan)
+    source = np.where(source == 0, np.where(own_pace, _OWN_PACE, _SUPPLY), source + 1)
+    last_duration, last_source = _first_known(last_supply, own, sku_cycle, overall)
+    # a population guess (all_customers) is not a depletion date
+    depletion_day = np.where(last_source != _ALL - 1, last_day + np.rint(last_duration), np.nan)
     days_since = prepared.as_of_day - last_day
     return pd.DataFrame(
         {
@@ -134,9 +172,50 @@ def cycle_features(
             "cycle_source": label_series(source, CYCLE_SOURCES),
             "depletion_date": pd.to_datetime(depletion_day, unit="D").astype("datetime64[ns]"),
             "days_until_depletion": depletion_day - prepared.as_of_day,
-            "overdue_ratio": days_since / cycle_days,
+            # overdue: past the run-out of what was last bought, not of a usual order
+            "overdue_ratio": days_since / last_duration,
         }
     )
+
+
+def _first_known(
+    first: FloatArray, own: FloatArray, sku_cycle: FloatArray, overall: float
+) -> tuple[FloatArray, IntArray]:
+    """Per customer, the first known of the candidates and its index (0 .. 3)."""
+    candidates = np.vstack([first, own, sku_cycle, np.full(len(first), overall)])
+    chain = np.argmax(~np.isnan(candidates), axis=0)
+    return candidates[chain, np.arange(len(first))], chain
+
+
+def usual_basket_supply(
+    sku_days: SkuDays, supply_bought: FloatArray, per_unit: FloatArray, n_customers: int
+) -> FloatArray:
+    """Label days of supply of each customer's usual purchase (NaN when no SKU's is known).
+
+    The usual SKU is the one that has covered most of the customer's days: the largest label
+    supply bought in total (quantity x days_of_supply over all its purchase days; ties go to
+    the most recently bought), among SKUs with a known supply. The usual quantity is the
+    customer's median quantity of that SKU per purchase day, the lower middle one when the
+    count is even: a sale stock-up adds units, it never removes any.
+    """
+    out = np.full(n_customers, np.nan)
+    known = ~np.isnan(supply_bought)
+    if not known.any():
+        return out
+    code, sku, day = sku_days.code[known], sku_days.sku[known], sku_days.day[known]
+    usual_quantity, supply = _usual_quantity(sku_days)[known], supply_bought[known]
+    # entries are sorted by customer, SKU and day: each (customer, SKU) is one run
+    run_start = np.concatenate([[True], (code[1:] != code[:-1]) | (sku[1:] != sku[:-1])])
+    starts = np.flatnonzero(run_start)
+    total = np.add.reduceat(supply, starts)
+    last = day[np.append(starts[1:], len(code)) - 1]
+    # per customer, the run with the most supply, then the latest day: the last after sorting
+    group_code = code[starts]
+    best = np.lexsort((last, total, group_code))
+    is_last = np.append(group_code[best][1:] != group_code[best][:-1], True)
+    chosen = best[is_last]
+    out[group_code[chosen]] = usual_quantity[starts][chosen] * per_unit[sku[starts][chosen]]
+    return out
 
 
 def sku_purchase_days(prepared: PreparedOrders) -> SkuDays:
@@ -144,7 +223,7 @@ def sku_purchase_days(prepared: PreparedOrders) -> SkuDays:
     rows = np.flatnonzero(prepared.sku >= 0)
     if len(rows) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return SkuDays(empty, empty, empty, np.zeros(0))
+        return SkuDays(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=bool))
     n_skus = len(prepared.sku_names)
     sku, code, day = prepared.sku[rows], prepared.code[rows], prepared.day[rows]
     quantity = prepared.quantity[rows]
@@ -156,10 +235,17 @@ def sku_purchase_days(prepared: PreparedOrders) -> SkuDays:
     else:  # the combined key would overflow: sort by three keys instead
         order = np.lexsort((day, sku, code))
     sku, code, day, quantity = sku[order], code[order], day[order], quantity[order]
+    discount = prepared.discount[rows][order]
     first = np.ones(len(code), dtype=bool)
     first[1:] = (code[1:] != code[:-1]) | (sku[1:] != sku[:-1]) | (day[1:] != day[:-1])
     starts = np.flatnonzero(first)
-    return SkuDays(code[starts], sku[starts], day[starts], np.add.reduceat(quantity, starts))
+    return SkuDays(
+        code[starts],
+        sku[starts],
+        day[starts],
+        np.add.reduceat(quantity, starts),
+        np.add.reduceat(discount, starts) > 0,
+    )
 
 
 def sku_repurchase_interval(prepared: PreparedOrders, min_intervals: int) -> FloatArray:
@@ -182,23 +268,63 @@ def customer_pace(
     itself; None learns them from these customers (module docstring). With both given, a
     customer's pace depends on their own purchases only.
     """
-    repeat = sku_days.repeats() & ~np.isnan(supply_bought[:-1])
-    codes = sku_days.code[:-1][repeat]
-    gaps = (sku_days.day[1:] - sku_days.day[:-1])[repeat]
-    log_ratio = np.log(gaps / supply_bought[:-1][repeat])
+    codes, log_ratio = pace_observations(sku_days, supply_bought, n_customers)
     count = np.bincount(codes, minlength=n_customers)
     if shop_pace is None and np.count_nonzero(count) < _MIN_CUSTOMERS_TO_LEARN:
         # a pace is judged against other customers' paces; with too few of them the label
         # is the safer guess
         return Pace(np.ones(n_customers), count, False, 0.0, prior_gaps or _FALLBACK_PRIOR_GAPS)
-    own = _grouped_median_of_logs(codes, log_ratio, n_customers)
+    own = np.bincount(codes, weights=log_ratio, minlength=n_customers) / np.maximum(count, 1)
+    own[count == 0] = np.nan
     # one vote per customer: frequent (fast) buyers must not pull the shop-wide pace
     shop = float(np.median(own[count > 0])) if shop_pace is None else float(np.log(shop_pace))
     k = _learned_prior_gaps(codes, log_ratio, count) if prior_gaps is None else prior_gaps
-    # weight n / (n + k) of the own median; customers without an observation get the shop's
+    # weight n / (n + k) of the own mean; customers without an observation get the shop's
     own_weight = np.divide(count, count + k, out=np.zeros(n_customers), where=count > 0)
     log_pace = shop + own_weight * (np.nan_to_num(own, nan=shop) - shop)
     return Pace(np.exp(log_pace), count, True, shop, k)
+
+
+def pace_observations(
+    sku_days: SkuDays, supply_bought: FloatArray, n_customers: int
+) -> tuple[IntArray, FloatArray]:
+    """The customers' pace observations: customer code and ``log(gap / label supply)`` each.
+
+    A repeat purchase of a SKU is one observation unless
+
+    - the supply of the earlier purchase is unknown;
+    - it was a sale stock-up (discounted, and more units than the customer's usual quantity
+      of that SKU): the promotion chose that day, not the run-out;
+    - it is more than 1.5 times longer or shorter than the customer's own median observation
+      (``_OUTLIER_FACTOR``): a pause, a gift, a purchase for someone else.
+    """
+    repeat = sku_days.repeats() & ~np.isnan(supply_bought[:-1])
+    if sku_days.discounted is not None:
+        stock_up = sku_days.discounted & (sku_days.quantity > _usual_quantity(sku_days))
+        repeat &= ~stock_up[1:]
+    codes = sku_days.code[:-1][repeat]
+    gaps = (sku_days.day[1:] - sku_days.day[:-1])[repeat]
+    log_ratio = np.log(gaps / supply_bought[:-1][repeat])
+    median = _grouped_median_of_logs(codes, log_ratio, n_customers)
+    typical = np.abs(log_ratio - median[codes]) <= np.log(_OUTLIER_FACTOR)
+    return codes[typical], log_ratio[typical]
+
+
+def _usual_quantity(sku_days: SkuDays) -> FloatArray:
+    """Per entry, the customer's usual quantity of that SKU: the median over its purchase days,
+    the lower middle one when their number is even (a sale stock-up adds units, it never
+    removes any)."""
+    if len(sku_days.code) == 0:
+        return np.zeros(0)
+    run_start = np.ones(len(sku_days.code), dtype=bool)
+    run_start[1:] = ~sku_days.repeats()
+    starts = np.flatnonzero(run_start)
+    run = np.cumsum(run_start) - 1
+    counts = np.diff(np.append(starts, len(run)))
+    # entries stay grouped by (customer, SKU) run; inside a run sorted by quantity
+    by_quantity = np.lexsort((sku_days.quantity, run))
+    lower_median = sku_days.quantity[by_quantity][starts + (counts - 1) // 2]
+    return lower_median[run]
 
 
 def learn_pace_prior(

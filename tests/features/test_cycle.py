@@ -15,12 +15,14 @@ from features.cycle import (
     customer_pace,
     cycle_features,
     learn_pace_prior,
+    pace_observations,
     sku_purchase_days,
     sku_repurchase_interval,
+    usual_basket_supply,
 )
 from features.intervals import interval_features
 from features.pipeline import build_features
-from features.prepared import prepare_orders
+from features.prepared import PreparedOrders, prepare_orders
 
 AS_OF = dt.date(2024, 3, 31)
 PRODUCTS = pd.DataFrame(
@@ -35,7 +37,8 @@ PRODUCTS = pd.DataFrame(
 @pytest.fixture
 def shop(orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame]) -> pd.DataFrame:
     rows: list[dict[str, object]] = [
-        # a: last day Mar 1 bought 2 x (2*15 = 30 days) and 1 y (60 days) -> x runs out first
+        # a: last day Mar 1 bought 2 x (2*15 = 30 days) and 1 y (60 days) -> x runs out first;
+        # y (60 label days) covered more of a's days than x (15 + 30) -> a's usual cycle is y
         {"customer_id": "a", "ordered_at": "2024-01-01", "amount": 5, "order_id": "a0", "sku": "x"},
         {
             "customer_id": "a",
@@ -74,8 +77,9 @@ def test_each_source_of_the_chain(shop: pd.DataFrame) -> None:
     assert frame["cycle_source"].tolist() == [
         "supply", "own_intervals", "sku_intervals", "all_customers", "own_intervals",
     ]  # fmt: skip
-    assert frame["cycle_days"].tolist() == [30.0, 25.0, 7.0, 20.0, 7.0]
-    assert frame.loc["a", "depletion_date"] == pd.Timestamp("2024-03-31")
+    assert frame["cycle_days"].tolist() == [60.0, 25.0, 7.0, 20.0, 7.0]
+    assert frame.loc["a", "depletion_date"] == pd.Timestamp("2024-03-31")  # x: Mar 1 + 30
+    assert frame.loc["a", "overdue_ratio"] == pytest.approx(30 / 30)  # of the last purchase
     assert frame.loc["b", "depletion_date"] == pd.Timestamp("2024-03-16")  # Feb 20 + 25 (leap year)
     assert frame.loc["c", "depletion_date"] == pd.Timestamp("2024-03-27")
     assert frame["depletion_date"].isna()["d"]  # a population guess is not a depletion date
@@ -142,9 +146,13 @@ def test_each_customer_gets_their_own_pace(
         )
     frame = _cycle(orders_from_rows(rows), PRODUCTS)
     for customer, customer_gaps in gaps.items():
-        # 2 units = 30 label days, at the customer's pace gap / 15
-        assert frame.loc[customer, "cycle_days"] == pytest.approx(2 * customer_gaps[0])
+        # usual basket 1 unit = 15 label days, at the customer's pace gap / 15; the last day's
+        # 2 units run out after twice that
+        assert frame.loc[customer, "cycle_days"] == pytest.approx(customer_gaps[0])
         assert frame.loc[customer, "cycle_source"] == "supply_x_own_pace"
+        last_day = pd.Timestamp("2023-01-01") + pd.Timedelta(days=sum(customer_gaps))
+        depletion = last_day + pd.Timedelta(days=2 * customer_gaps[0])
+        assert frame.loc[customer, "depletion_date"] == depletion
     # the median of the customers' log paces, one vote per customer
     shop_pace = np.exp(np.median([np.log(g[0] / 15) for g in gaps.values()]))
     assert frame.loc["n", "cycle_days"] == pytest.approx(15 * shop_pace)
@@ -156,15 +164,18 @@ def test_a_single_gap_is_shrunk_towards_the_shop_pace(
     orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
 ) -> None:
     # 40 customers at the label pace; z took 60 days for 15 label days once (pace 4): with a
-    # prior weight of one gap, log pace = (log 4 + log 1) / 2 -> pace 2, 2 units -> 60 days
+    # prior weight of one gap, log pace = (log 4 + log 1) / 2 -> pace 2; z's usual basket is
+    # 1 unit (the lower median of 1 and 2) -> 30 days; the last day's 2 units -> 60 days
     gaps = {f"c{i:02d}": [15, 15] for i in range(40)} | {"z": [60]}
     prepared = prepare_orders(orders_from_rows(_regular_shop(gaps)), AS_OF)
     gap_median = interval_features(prepared)["gap_median"].to_numpy()
     config = FeatureConfig(cycle_pace_prior_gaps=1.0)
     frame = cycle_features(prepared, PRODUCTS, gap_median, config)
     frame = frame.set_axis(prepared.customer_ids)
-    assert frame.loc["z", "cycle_days"] == pytest.approx(60.0)
-    assert frame.loc["c00", "cycle_days"] == pytest.approx(30.0)
+    assert frame.loc["z", "cycle_days"] == pytest.approx(30.0)
+    assert frame.loc["c00", "cycle_days"] == pytest.approx(15.0)
+    last_duration = frame["days_until_depletion"] + (prepared.as_of_day - _last_days(prepared))
+    assert last_duration["z"] == 60 and last_duration["c00"] == 30
 
 
 def test_learned_prior_weight_and_shrinkage_on_simulated_paces() -> None:
@@ -208,3 +219,91 @@ def test_a_fixed_prior_makes_a_customer_independent_of_the_others(
     alone = build_features(orders[orders["customer_id"] == "c00"], AS_OF, PRODUCTS)
     assert alone["cycle_source"].iloc[0] == "supply"
     assert learn_pace_prior(orders[orders["customer_id"] == "c00"], AS_OF, PRODUCTS) == {}
+
+
+def _last_days(prepared: PreparedOrders) -> pd.Series:
+    """Each customer's last purchase day (days since the epoch), by customer_id."""
+    last = prepared.day_value[prepared.day_offsets[1:] - 1]
+    return pd.Series(last, index=prepared.customer_ids)
+
+
+def _sku_orders(
+    customer: str, lines: list[tuple[str, str, float, float]]
+) -> list[dict[str, object]]:
+    """Order rows of one customer from (date, sku, quantity, discount) lines, one order each."""
+    return [
+        {"customer_id": customer, "ordered_at": day, "amount": 5, "order_id": f"{customer}{i}"}
+        | {"sku": sku, "quantity": quantity, "discount": discount}
+        for i, (day, sku, quantity, discount) in enumerate(lines)
+    ]
+
+
+def _label_pace_crowd() -> list[dict[str, object]]:
+    """40 customers who rebuy 1 x (15 label days) every 15 days: the shop's pace is 1."""
+    return _regular_shop({f"c{i:02d}": [15, 15] for i in range(40)})
+
+
+def test_usual_cycle_ignores_a_stock_up_and_an_add_on_the_depletion_does_not(
+    orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
+) -> None:
+    # s buys 1 x every 15 days (pace 1); the last day (Mar 16) is a sale stock-up of 3 x
+    # plus a first y (60 label days): usual cycle 15 days, the last purchase lasts 45 days
+    lines = [(f"2024-0{m}-{d:02d}", "x", 1.0, 0.0) for m, d in ((1, 1), (1, 16), (1, 31))]
+    lines += [("2024-02-15", "x", 1.0, 0.0), ("2024-03-01", "x", 1.0, 0.0)]
+    lines += [("2024-03-16", "x", 3.0, 2.0), ("2024-03-16", "y", 1.0, 0.0)]
+    # t's last day holds 1 x and 1 w, whose supply nobody knows: x sets both durations
+    lines_t = [("2024-02-01", "x", 1.0, 0.0), ("2024-02-16", "x", 1.0, 0.0)]
+    lines_t.append(("2024-02-16", "w", 1.0, 0.0))
+    rows = _label_pace_crowd() + _sku_orders("s", lines) + _sku_orders("t", lines_t)
+    frame = _cycle(orders_from_rows(rows), PRODUCTS)
+    # y's 60 label days are fewer than x's 4 x 15 + 45 = 105: x stays the usual basket
+    assert frame.loc["s", "cycle_days"] == pytest.approx(15.0)
+    assert frame.loc["s", "cycle_source"] == "supply_x_own_pace"
+    assert frame.loc["s", "depletion_date"] == pd.Timestamp("2024-04-30")  # Mar 16 + 45
+    # 15 days since Mar 16: a third of the way through the stock-up, not one usual cycle late
+    assert frame.loc["s", "overdue_ratio"] == pytest.approx(15 / 45)
+    assert frame.loc["t", "cycle_days"] == pytest.approx(15.0)
+    assert frame.loc["t", "depletion_date"] == pd.Timestamp("2024-03-02")
+
+
+def test_the_usual_sku_covers_most_days_ties_go_to_the_most_recent(
+    orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
+) -> None:
+    # u: 4 x 15 = 60 label days of x (bought often) vs 2 x 60 = 120 of y: y is the usual one;
+    # v: 60 label days each of x (4 purchases) and y (1, more recent): the tie goes to y
+    lines_u = [(f"2024-01-{d:02d}", "x", 1.0, 0.0) for d in (1, 8, 15, 22)]
+    lines_u += [("2024-01-01", "y", 1.0, 0.0), ("2024-03-01", "y", 1.0, 0.0)]
+    lines_v = [(f"2024-01-{d:02d}", "x", 1.0, 0.0) for d in (1, 16, 31)]
+    lines_v += [("2024-02-15", "x", 1.0, 0.0), ("2024-02-20", "y", 1.0, 0.0)]
+    days = sku_purchase_days(
+        prepare_orders(
+            orders_from_rows(_sku_orders("u", lines_u) + _sku_orders("v", lines_v)), AS_OF
+        )
+    )
+    per_unit = np.array([15.0, 60.0])  # codes: x, y (sku_names are sorted)
+    supply = days.quantity * per_unit[days.sku]
+    assert usual_basket_supply(days, supply, per_unit, 2).tolist() == [60.0, 60.0]
+    # v without y: x at its usual quantity
+    only_x = days.sku == 0
+    kept = SkuDays(days.code[only_x], days.sku[only_x], days.day[only_x], days.quantity[only_x])
+    assert usual_basket_supply(kept, supply[only_x], per_unit, 2).tolist() == [15.0, 15.0]
+
+
+def test_sale_stock_ups_and_outlier_gaps_are_not_pace_observations(
+    orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
+) -> None:
+    # p: gaps 20, 20 and 18 days, the last one ending in a discounted 3-unit stock-up (the
+    # sale chose the day) -> two observations of log(20 / 15);
+    # q: the same 3 units at full price count (a bigger basket is not a sale) -> three;
+    # r: gaps 15, 15, 15 and a 60-day pause (4 x its median gap) -> three observations of 0
+    lines_p = [("2024-01-01", "x", 1.0, 0.0), ("2024-01-21", "x", 1.0, 0.0)]
+    lines_p += [("2024-02-10", "x", 1.0, 0.0), ("2024-02-28", "x", 3.0, 9.0)]
+    lines_q = [(day, sku, quantity, 0.0) for day, sku, quantity, _ in lines_p]
+    lines_r = [(day, "x", 1.0, 0.0) for day in ("2023-10-01", "2023-10-16", "2023-10-31")]
+    lines_r += [("2023-11-15", "x", 1.0, 0.0), ("2024-01-14", "x", 1.0, 0.0)]
+    rows = _sku_orders("p", lines_p) + _sku_orders("q", lines_q) + _sku_orders("r", lines_r)
+    days = sku_purchase_days(prepare_orders(orders_from_rows(rows), AS_OF))
+    codes, log_ratio = pace_observations(days, days.quantity * 15.0, 3)
+    assert np.bincount(codes, minlength=3).tolist() == [2, 3, 3]
+    np.testing.assert_allclose(log_ratio[codes == 0], np.log(20 / 15))
+    np.testing.assert_allclose(log_ratio[codes == 2], 0.0)
