@@ -194,9 +194,9 @@ def usual_basket_supply(
 
     The usual SKU is the one that has covered most of the customer's days: the largest label
     supply bought in total (quantity x days_of_supply over all its purchase days; ties go to
-    the most recently bought), among SKUs with a known supply. The usual quantity is the
-    customer's median quantity of that SKU per purchase day, the lower middle one when the
-    count is even: a sale stock-up adds units, it never removes any.
+    the most recently bought, then to the last SKU name), among SKUs with a known supply.
+    The usual quantity is the customer's median quantity of that SKU per purchase day, the
+    lower middle one when the count is even: a sale stock-up adds units, it never removes any.
     """
     out = np.full(n_customers, np.nan)
     known = ~np.isnan(supply_bought)
@@ -209,12 +209,17 @@ def usual_basket_supply(
     starts = np.flatnonzero(run_start)
     total = np.add.reduceat(supply, starts)
     last = day[np.append(starts[1:], len(code)) - 1]
-    # per customer, the run with the most supply, then the latest day: the last after sorting
-    group_code = code[starts]
-    best = np.lexsort((last, total, group_code))
-    is_last = np.append(group_code[best][1:] != group_code[best][:-1], True)
-    chosen = best[is_last]
-    out[group_code[chosen]] = usual_quantity[starts][chosen] * per_unit[sku[starts][chosen]]
+    # per customer (runs are in customer order): the most supply, then the latest day among
+    # the runs with that much; two reductions instead of a sort
+    run_code = code[starts]
+    new_customer = np.concatenate([[True], run_code[1:] != run_code[:-1]])
+    first_run, owner = np.flatnonzero(new_customer), np.cumsum(new_customer) - 1
+    most = np.maximum.reduceat(total, first_run)[owner] == total
+    latest = np.maximum.reduceat(np.where(most, last, -1), first_run)[owner]
+    chosen = np.flatnonzero(most & (last == latest))
+    # still a tie (SKUs always bought together, as much of each): the last SKU code
+    chosen = chosen[np.append(run_code[chosen][1:] != run_code[chosen][:-1], True)]
+    out[run_code[chosen]] = usual_quantity[starts][chosen] * per_unit[sku[starts][chosen]]
     return out
 
 
@@ -322,7 +327,13 @@ def _usual_quantity(sku_days: SkuDays) -> FloatArray:
     run = np.cumsum(run_start) - 1
     counts = np.diff(np.append(starts, len(run)))
     # entries stay grouped by (customer, SKU) run; inside a run sorted by quantity
-    by_quantity = np.lexsort((sku_days.quantity, run))
+    quantity = sku_days.quantity
+    whole = np.rint(quantity)
+    if np.array_equal(whole, quantity) and whole.min() >= 0 and whole.max() < 2**20:
+        # whole units (the usual case): one int64 key, and runs of it are already in order
+        by_quantity = np.argsort(run * 2**20 + whole.astype(np.int64), kind="stable")
+    else:
+        by_quantity = np.lexsort((quantity, run))
     lower_median = sku_days.quantity[by_quantity][starts + (counts - 1) // 2]
     return lower_median[run]
 
