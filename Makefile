@@ -49,6 +49,10 @@ bench-features: install ## feature build on 10M orders vs a DuckDB SQL reference
 bench-api: install ## HTTP API under 32 concurrent clients: predict, customer, health (throughput, p50/p95/p99)
 	$(PY) bench/bench_api.py --work $(WORK)/bench-api
 
+.PHONY: bench-plan
+bench-plan: install ## does the plan pick the right people? plan's top vs random/recency buyers (shop + CDNOW, minutes)
+	$(PY) bench/bench_plan.py --work $(WORK)/bench-plan
+
 .PHONY: mlflow-ui
 mlflow-ui: install ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db \
