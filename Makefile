@@ -45,6 +45,10 @@ demo: install ## the main job: sample shop -> train + register in MLflow -> prom
 bench-features: install ## feature build on 10M orders vs a DuckDB SQL reference (time, peak memory)
 	$(PY) bench/bench_features.py --orders 10000000 --customers 3500000 --work $(WORK)/bench
 
+.PHONY: bench-quality
+bench-quality: install ## model vs baselines (AUC, Brier) on CDNOW and sample-shop time splits, losses marked (minutes)
+	$(PY) bench/bench_quality.py --work $(WORK)/bench-quality --json $(WORK)/bench-quality/metrics.json
+
 .PHONY: bench-api
 bench-api: install ## HTTP API under 32 concurrent clients: predict, customer, health (throughput, p50/p95/p99)
 	$(PY) bench/bench_api.py --work $(WORK)/bench-api
@@ -57,6 +61,12 @@ bench-plan: install ## does the plan pick the right people? plan's top vs random
 mlflow-ui: install ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db \
 		--default-artifact-root ./mlruns/artifacts --host 127.0.0.1 --port 5000
+
+.PHONY: mlflow-serve
+mlflow-serve: install ## MLflow's own server for the champion (POST /invocations on port 5001)
+	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db \
+		$(BIN)/mlflow models serve -m models:/repurchase@champion --env-manager local \
+		--host 127.0.0.1 --port 5001
 
 .PHONY: serve
 serve: install ## start the HTTP API on the demo data (local demo mode, no API key needed)

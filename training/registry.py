@@ -9,6 +9,7 @@ never leaves a half-registered version.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -16,6 +17,8 @@ import logging
 import shutil
 import subprocess
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +134,9 @@ def train_and_register(
                     "with_products": products is not None,
                 }
             )
-            dataset = from_pandas(orders, source=str(source or "in-memory"), name="orders")
-            mlflow.log_input(dataset, context="training")
+            with _quiet_mlflow_advice():
+                dataset = from_pandas(orders, source=str(source or "in-memory"), name="orders")
+                mlflow.log_input(dataset, context="training")
             mlflow.log_metrics(_finite(result.metrics))
             (tmp / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
             mlflow.log_artifact(str(tmp / "metrics.json"))
@@ -150,13 +154,14 @@ def train_and_register(
             if products is not None:
                 artifacts[PRODUCTS_ARTIFACT] = str(tmp / "products.parquet")
                 products.to_parquet(artifacts[PRODUCTS_ARTIFACT], index=False)
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=RepurchasePyfunc(),
-                artifacts=artifacts,
-                signature=signature(),
-                pip_requirements=_requirements(),
-            )
+            with _quiet_mlflow_advice():
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=RepurchasePyfunc(),
+                    artifacts=artifacts,
+                    signature=signature(),
+                    pip_requirements=_requirements(),
+                )
         version = mlflow.register_model(info.model_uri, settings.model_name, tags=tags)
     client.set_registered_model_alias(settings.model_name, CHALLENGER, version.version)
     return TrainOutcome(
@@ -218,6 +223,22 @@ def load_scoring_model(settings: Settings, model_uri: str | None = None) -> tupl
     configure_tracking(settings)
     uri = model_uri or settings.resolved_model_uri
     return mlflow.pyfunc.load_model(uri), resolve_version(settings, uri)
+
+
+@contextlib.contextmanager
+def _quiet_mlflow_advice() -> Iterator[None]:
+    """Silence MLflow's generic advice that does not apply here: no input example (the
+    signature is explicit and an example would copy customers' orders into the registry),
+    cloudpickled python_model (our class is importable code), ambiguous local dataset source."""
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_log.level
+    pyfunc_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        pyfunc_log.setLevel(level)
 
 
 def _alias_version(client: MlflowClient, name: str, alias: str) -> Any:

@@ -10,12 +10,15 @@ must not leave a version behind.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import mlflow
 import numpy as np
 import pandas as pd
@@ -180,15 +183,15 @@ def test_bad_input_to_train_leaves_no_version_and_no_run(
     assert len(mlflow.search_runs(search_all_experiments=True)) == before_runs
 
 
-def test_too_little_history_to_learn_leaves_no_version(registry: Registry) -> None:
-    orders = read_orders(registry.shop["orders"])
-    first = orders["ordered_at"].min()
-    short = orders.loc[orders["ordered_at"] < first + pd.Timedelta(days=200)]
-    path = registry.root / "short.parquet"
-    short.to_parquet(path, index=False)
+def test_nothing_to_learn_leaves_no_version(registry: Registry) -> None:
+    # A valid file in which nobody ever comes back: no repeat purchase to learn from.
+    orders = read_orders(registry.shop["orders"]).sort_values("ordered_at")
+    first_orders = orders.loc[~orders["customer_id"].duplicated()]
+    path = registry.root / "one_time_buyers.parquet"
+    first_orders.to_parquet(path, index=False)
     before = registry.versions()
 
-    result = registry.run("train", "--orders", str(path))
+    result = registry.run("train", "--orders", str(path), "--as-of", registry.as_of)
 
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -204,3 +207,66 @@ def test_score_refuses_an_explicit_model_trained_after_as_of(registry: Registry)
     assert result.returncode == 2
     assert "seen what it would predict" in result.stderr
     assert not out.exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_mlflow_models_serve_answers_like_the_pyfunc(registry: Registry) -> None:
+    """`mlflow models serve` is a working alternative server for the champion."""
+    port = _free_port()
+    tracking_uri = registry.env["REPURCHASE_MLFLOW_TRACKING_URI"]
+    # MLflow starts `uvicorn` by name: the environment's bin folder must be on PATH
+    # (`make mlflow-serve` does the same).
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {
+        **registry.env,
+        "PATH": path,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_REGISTRY_URI": tracking_uri,
+    }
+    command = [
+        sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL}@champion",
+        "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=registry.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            try:
+                if httpx.get(f"{base}/ping", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        orders = read_orders(registry.shop["orders"])
+        some = orders.loc[orders["customer_id"].isin(orders["customer_id"].unique()[:25])]
+        model_input = to_model_input(some)
+        body = model_input.assign(ordered_at=model_input["ordered_at"].astype(str))
+        body = body.astype(object).where(body.notna(), None)
+        params = {"as_of": registry.as_of, "model_version": "1"}
+        response = httpx.post(
+            f"{base}/invocations",
+            json={"dataframe_split": body.to_dict(orient="split", index=False), "params": params},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+        served = pd.DataFrame(response.json()["predictions"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    expected = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").predict(
+        model_input, params=params
+    )
+    assert served["customer_id"].tolist() == expected["customer_id"].tolist()
+    probabilities = [c for c in expected.columns if c.startswith("p_")]
+    np.testing.assert_allclose(
+        served[probabilities].to_numpy(float), expected[probabilities].to_numpy(float), atol=1e-9
+    )
