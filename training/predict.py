@@ -59,7 +59,9 @@ def score_frame(
     """
     model = trained.model
     day = as_of_day(as_of)
-    X = features[model.feature_columns_].astype(float)
+    # A share column the model knows but this frame lacks (a channel nobody here used) is
+    # missing information, which LightGBM handles, not an error.
+    X = features.reindex(columns=model.feature_columns_).astype(float)
     predicted = model.predict(X)
     probabilities = predicted[[f"p_buy_{h}d" for h in model.horizons]].to_numpy()
     out = pd.DataFrame(index=features.index)

@@ -97,11 +97,28 @@ def fit_model(
         model=estimator,
         btyd_params=_population_btyd_params(orders, end) if use_btyd_features else None,
         trained_as_of=end.date(),
-        feature_config=config,
+        feature_config=_frozen_feature_config(orders, end, products, config, columns),
         use_btyd_features=use_btyd_features,
         snapshot_cutoffs=sorted(c.date() for c in training["cutoff"].unique()),
         n_training_rows=len(training),
     )
+
+
+def _frozen_feature_config(
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    products: pd.DataFrame | None,
+    config: Any,
+    model_columns: list[str],
+) -> Any:
+    """The feature config with the population statistics of `as_of` fixed (RFM splits,
+    channel and category lists, shop-wide pace; see :mod:`features.population`), so a
+    customer scored alone (the API) gets the same features as in the nightly batch."""
+    from features.population import population_config
+
+    build = default_feature_builder()
+    at_as_of = build(orders, as_of, products, config)
+    return population_config(at_as_of, orders, as_of, products, config, model_columns)
 
 
 def _population_btyd_params(orders: pd.DataFrame, as_of: pd.Timestamp) -> BtydParams:
