@@ -23,7 +23,11 @@ low     high    low     ``general_retain``
 low     low     low     ``general_winback``
 ======  ======  ======  ======================
 
-Lifecycle, relative to the customer's own ``cycle_days`` (``d`` = days_since_last_order):
+Lifecycle, relative to how long the customer's last purchase should last: ``cycle`` is
+``days_since_last_order / overdue_ratio`` (the last purchase's expected duration, see
+:mod:`features.cycle`; ``cycle_days``, the usual cycle, when there is no ``overdue_ratio``),
+so a customer who stocked up is not "at risk" one usual cycle later (``d`` =
+days_since_last_order):
 
 - ``new``: a single purchase day, ``d <= lifecycle_new_days``;
 - ``active``: ``d <= lifecycle_active_days`` or ``d <= lifecycle_at_risk_ratio x cycle``;
@@ -78,10 +82,16 @@ def rfm_segment(frame: pd.DataFrame, config: FeatureConfig) -> pd.Series:
 
 def lifecycle_stage(frame: pd.DataFrame, config: FeatureConfig) -> pd.Series:
     """Lifecycle stage. Required columns: ``days_since_last_order``, ``frequency``,
-    ``cycle_days``."""
+    ``cycle_days``; ``overdue_ratio`` when present."""
     validate_columns(frame, ("days_since_last_order", "frequency", "cycle_days"), "features")
     since = frame["days_since_last_order"].to_numpy(dtype=np.float64)
     cycle = frame["cycle_days"].to_numpy(dtype=np.float64)
+    if "overdue_ratio" in frame:
+        overdue = frame["overdue_ratio"].to_numpy(dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            last_duration = since / overdue
+        usable = np.isfinite(last_duration) & (overdue > 0)
+        cycle = np.where(usable, last_duration, cycle)
     single = frame["frequency"].to_numpy() == 0
     stage = np.select(
         [

@@ -63,3 +63,17 @@ def test_lifecycle_thresholds_are_configurable() -> None:
     assert lifecycle_stage(frame, FeatureConfig()).tolist() == ["at_risk"]
     relaxed = FeatureConfig(lifecycle_at_risk_ratio=2.5, lifecycle_lapsed_ratio=3.0)
     assert lifecycle_stage(frame, relaxed).tolist() == ["active"]
+
+
+def test_lifecycle_measures_against_the_last_purchases_duration_when_known() -> None:
+    # Both 40 days since a purchase with a usual 20-day cycle; the second stocked up
+    # (overdue_ratio 0.5: the last purchase lasts 80 days), so it is still active.
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [40, 40],
+            "frequency": [2, 2],
+            "cycle_days": [20, 20],
+            "overdue_ratio": [2.0, 0.5],
+        }
+    )
+    assert lifecycle_stage(frame, FeatureConfig()).tolist() == ["at_risk", "active"]
