@@ -1,7 +1,9 @@
 """The main job on the embedded defaults, end to end, as one function.
 
 sample shop -> train (backtest + MLflow run + registered challenger) -> promote -> score
--> contact plan. Every step is the same library code the individual commands call.
+-> contact plan -> the service's database (orders, customers, touches, scores, plan), so
+`make serve` answers the CRM's questions about the demo shop at once. Every step is the same
+library code the individual commands and the API call.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class DemoResult:
     scores: pd.DataFrame
     plan: pd.DataFrame
     metrics: dict[str, float]
+    database_url: str
 
 
 def run_demo(out_dir: Path, settings: Settings, *, customers: int, seed: int) -> DemoResult:
@@ -56,15 +59,25 @@ def run_demo(out_dir: Path, settings: Settings, *, customers: int, seed: int) ->
     scores_path = out_dir / "scores.csv"
     write_frame(scores, scores_path)
 
+    customers_frame = read_customers(paths["customers"])
     plan = build_plan(
         scores,
         as_of=as_of,
         orders=orders,
-        customers=read_customers(paths["customers"]),
+        customers=customers_frame,
         contacts=read_contacts(paths["contacts"]),
     )
     plan_path = out_dir / "plan.csv"
     write_frame(plan, plan_path)
+    load_store(
+        settings,
+        orders=orders,
+        customers=customers_frame,
+        contacts=read_contacts(paths["contacts"]),
+        scores=scores,
+        plan=plan,
+        as_of=as_of,
+    )
 
     report_path = outcome.report_path or out_dir / "backtest_report.html"
     return DemoResult(
@@ -79,4 +92,37 @@ def run_demo(out_dir: Path, settings: Settings, *, customers: int, seed: int) ->
         scores=scores,
         plan=plan,
         metrics=outcome.metrics,
+        database_url=settings.resolved_database_url,
     )
+
+
+def load_store(
+    settings: Settings,
+    *,
+    orders: pd.DataFrame,
+    customers: pd.DataFrame,
+    contacts: pd.DataFrame,
+    scores: pd.DataFrame,
+    plan: pd.DataFrame,
+    as_of: dt.date,
+) -> None:
+    """Put the demo shop, its scores and its plan into the service's database (migrated
+    first). Orders and touches already stored are skipped; scores, customers and the plan
+    are replaced, so running the demo twice leaves one copy."""
+    from serving.store import make_engine, make_session_factory, migrate
+    from serving.store import repository as repo
+    from serving.store.repository import CUSTOMER_FIELDS
+
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    now = dt.datetime.now(dt.UTC)
+    fields = [c for c in CUSTOMER_FIELDS if c in customers]
+    with make_session_factory(engine).begin() as session:
+        repo.add_orders(session, orders, received_at=now)
+        repo.add_contacts(session, contacts)
+        for row in customers[["customer_id", *fields]].to_dict(orient="records"):
+            values = {k: (None if pd.isna(v) else v) for k, v in row.items() if k in fields}
+            repo.upsert_customer(session, str(row["customer_id"]), values, updated_at=now)
+        repo.save_scores(session, scores, scored_at=now)
+        repo.replace_plan(session, plan, as_of=as_of, planned_at=now)
+    engine.dispose()

@@ -82,3 +82,10 @@ def demo(
             str(row.reasons)[:80],
         )
     console.print(plan_table)
+    console.print(f"  service database {result.database_url}")
+    console.print("  start the HTTP API with `make serve`, then ask it for that day's plan:")
+    console.print(
+        f"    curl -s 'http://127.0.0.1:8000/v1/contact-plan?date={first_day}&limit=5'",
+        soft_wrap=True,
+        highlight=False,
+    )
