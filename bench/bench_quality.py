@@ -135,8 +135,8 @@ def main() -> None:
         started = time.perf_counter()
         results[name] = run_split(orders_path, products_path, as_of)
         print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=1, sort_keys=True))
+        if args.json is not None:  # after every split: a long run interrupted keeps its results
+            args.json.write_text(json.dumps(results, indent=1, sort_keys=True))
     frame = table(results)
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -1,10 +1,16 @@
 """A LightGBM classifier trained on earlier snapshots and calibrated on the latest one.
 
 Rows carry the cutoff of the snapshot they come from. The newest cutoff is held out: the
-booster learns from the older ones, and a Platt calibrator fitted on the held-out slice maps
-its scores to probabilities. Calibrating on a later slice than the training data mimics
-scoring at ``as_of`` (after the newest training snapshot), where customer ages and seasons
-have moved on.
+booster learns from the older ones, and a calibrator fitted on the held-out slice maps its
+scores to probabilities. Calibrating on a later slice than the training data mimics scoring
+at ``as_of`` (after the newest training snapshot), where customer ages and seasons have
+moved on.
+
+With an ``anchor`` column (a probability from a simpler model among the features, e.g.
+Pareto/NBD's P(buy within h)), the calibrator is a stacked logistic regression on the logits
+of both the booster and the anchor (non-negative weights): where the trees generalise worse
+than the anchor to the later slice (covariate shift: the customers have aged), the stack leans
+on the anchor instead of trusting the trees.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from models.calibration import PlattCalibrator
+from models.calibration import PlattCalibrator, StackedCalibrator, logit
 
 
 def lightgbm_params(
@@ -59,6 +65,9 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
     `fit(X, y, cutoffs)`: `X` a numeric DataFrame, `y` 0/1, `cutoffs` the snapshot cutoff of
     each row. With a single cutoff there is no later slice, so the raw booster probabilities
     are used as they are (`calibrator_` is None).
+
+    `anchor`: optional column of `X` holding a probability to stack with the booster in the
+    calibration; `anchor_sign` -1 uses ``1 - anchor`` (e.g. churn from a P(buy) column).
     """
 
     def __init__(
@@ -70,6 +79,8 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         monotone_constraints: Mapping[str, int] | None = None,
         random_state: int = 0,
         n_jobs: int = 1,
+        anchor: str | None = None,
+        anchor_sign: int = 1,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -78,6 +89,8 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.monotone_constraints = monotone_constraints
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.anchor = anchor
+        self.anchor_sign = anchor_sign
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray | pd.Series, cutoffs: np.ndarray | pd.Series
@@ -104,20 +117,37 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         )
         self.booster_.fit(X.loc[train].to_numpy(dtype=float), y[train].astype(int))
         self.calibration_cutoff_ = pd.Timestamp(newest) if train is not calibrate else None
-        self.calibrator_: PlattCalibrator | None = None
+        self.calibrator_: PlattCalibrator | StackedCalibrator | None = None
+        self.anchor_used_ = self.anchor is not None and self.anchor in X.columns
+        if self.anchor_used_ and X.loc[calibrate, self.anchor].isna().any():
+            self.anchor_used_ = False  # no BTYD fit at some cutoff: plain Platt instead
         if self.calibration_cutoff_ is not None:
-            raw = self._raw(X.loc[calibrate])
-            self.calibrator_ = PlattCalibrator().fit(raw, y[calibrate])
+            held_out = X.loc[calibrate]
+            raw = self._raw(held_out)
+            if self.anchor_used_:
+                stacked = self._stack_inputs(held_out, raw)
+                self.calibrator_ = StackedCalibrator().fit(stacked, y[calibrate])
+            else:
+                self.calibrator_ = PlattCalibrator().fit(raw, y[calibrate])
         return self
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster_.predict_proba(X.to_numpy(dtype=float)))[:, 1]
 
+    def _stack_inputs(self, X: pd.DataFrame, raw: np.ndarray) -> np.ndarray:
+        """Columns [logit(booster), logit(anchor)] (anchor flipped when `anchor_sign` is -1)."""
+        anchor = X[self.anchor].to_numpy(dtype=float)
+        # A missing anchor (no BTYD fit at scoring) says nothing: logit 0 adds w * 0.
+        anchor_logit = np.nan_to_num(self.anchor_sign * logit(anchor), nan=0.0)
+        return np.column_stack([logit(raw), anchor_logit])
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2)."""
         check_is_fitted(self, "booster_")
         positive = self._raw(X[list(self.feature_names_in_)])
-        if self.calibrator_ is not None:
+        if isinstance(self.calibrator_, StackedCalibrator):
+            positive = self.calibrator_.transform(self._stack_inputs(X, positive))
+        elif self.calibrator_ is not None:
             positive = self.calibrator_.transform(positive)
         return np.column_stack([1 - positive, positive])
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.btyd_features import BTYD_FEATURES, add_btyd_features, fit_btyd_params
+from models.btyd_features import (
+    BTYD_FEATURES,
+    PARETO_HORIZONS,
+    add_btyd_features,
+    fit_btyd_params,
+)
 
 
 def _summary() -> pd.DataFrame:
@@ -41,3 +46,11 @@ def test_no_repeat_buyer_means_no_fit_and_nan_features():
     out = add_btyd_features(frame)
     assert out[list(BTYD_FEATURES)].isna().all().all()
     assert add_btyd_features(frame, {})[list(BTYD_FEATURES)].isna().all().all()
+
+
+def test_pareto_probabilities_grow_with_the_horizon_and_stay_below_p_alive():
+    frame = _summary()
+    out = add_btyd_features(frame)
+    buy = out[[f"pnbd_p_buy_{h}d" for h in PARETO_HORIZONS]].to_numpy()
+    assert (np.diff(buy, axis=1) >= 0).all()
+    assert (buy[:, -1] <= out["pnbd_p_alive"].to_numpy() + 1e-12).all()
