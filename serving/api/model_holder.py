@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from repurchase.settings import Settings
+from serving.api.batching import ScoreBatcher
 from training.pyfunc_model import to_model_input
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,11 @@ class ModelHolder:
         self.settings = settings
         self.uri = uri or settings.resolved_model_uri
         self.loader = loader
-        # Scoring is CPU-bound (pandas, LightGBM's own threads): running more calls at once
-        # than there are cores only adds contention, so the rest wait their turn here.
-        self._scoring_slots = threading.BoundedSemaphore(
-            max_concurrent_scoring or os.cpu_count() or 1
+        # Scoring is CPU-bound (pandas, LightGBM): more calls at once than there are cores
+        # only add contention, so one batching worker per core serves every request, and
+        # concurrent requests are scored together (see serving.api.batching).
+        self._batcher = ScoreBatcher(
+            self._score_now, workers=max_concurrent_scoring or os.cpu_count() or 1
         )
         self._current: LoadedModel | None = None
         self._reload_lock = threading.Lock()
@@ -111,9 +113,12 @@ class ModelHolder:
         current = self._current
         if current is None:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
+        return self._batcher.score(current, orders, as_of)
+
+    @staticmethod
+    def _score_now(current: LoadedModel, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
         params = {"as_of": as_of.isoformat(), "model_version": current.info.version or ""}
-        with self._scoring_slots:
-            scores = current.model.predict(to_model_input(orders), params=params)
+        scores = current.model.predict(to_model_input(orders), params=params)
         return pd.DataFrame(scores)
 
     # ----------------------------------------------------------------------- loading
