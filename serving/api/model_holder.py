@@ -23,13 +23,18 @@ from typing import Any
 import pandas as pd
 
 from repurchase.settings import Settings
-from serving.api.batching import ScoreBatcher
+from serving.api.batching import FrameBatcher, Frames
 from training.pyfunc_model import to_model_input
 
 log = logging.getLogger(__name__)
 
 # uri -> (pyfunc model, version label)
 ModelLoader = Callable[[str], tuple[Any, str | None]]
+# (scores, as_of, orders, customers, contacts, policy) -> plan rows
+Planner = Callable[
+    [pd.DataFrame, dt.date, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, Any],
+    pd.DataFrame | None,
+]
 
 
 class ModelNotLoaded(RuntimeError):
@@ -73,8 +78,8 @@ class ModelHolder:
         # Scoring is CPU-bound (pandas, LightGBM): more calls at once than there are cores
         # only add contention, so one batching worker per core serves every request, and
         # concurrent requests are scored together (see serving.api.batching).
-        self._batcher = ScoreBatcher(
-            self._score_now, workers=max_concurrent_scoring or os.cpu_count() or 1
+        self._batcher = FrameBatcher(
+            self._run_batch, workers=max_concurrent_scoring or os.cpu_count() or 1
         )
         self._current: LoadedModel | None = None
         self._reload_lock = threading.Lock()
@@ -113,13 +118,46 @@ class ModelHolder:
         current = self._current
         if current is None:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
-        return self._batcher.score(current, orders, as_of)
+        scores, _ = self._batcher.run((id(current), None), (current, None, None), as_of, (orders,))
+        assert scores is not None
+        return scores
+
+    def score_and_plan(
+        self,
+        orders: pd.DataFrame,
+        as_of: dt.date,
+        *,
+        planner: Planner,
+        policy: Any,
+        customers: pd.DataFrame | None,
+        contacts: pd.DataFrame | None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """Score the customers in `orders` and plan their contacts in the same batched call.
+
+        `planner(scores, as_of, orders, customers, contacts, policy)` returns the plan rows.
+        """
+        current = self._current
+        if current is None:
+            raise ModelNotLoaded(self.last_error or "no model is loaded yet")
+        key = (id(current), id(planner), id(policy))
+        scores, plan = self._batcher.run(
+            key, (current, planner, policy), as_of, (orders, customers, contacts)
+        )
+        assert scores is not None
+        return scores, plan
 
     @staticmethod
-    def _score_now(current: LoadedModel, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    def _run_batch(
+        context: tuple[LoadedModel, Planner | None, Any], as_of: dt.date, frames: Frames
+    ) -> Frames:
+        current, planner, policy = context
+        orders = frames[0]
+        assert orders is not None
         params = {"as_of": as_of.isoformat(), "model_version": current.info.version or ""}
-        scores = current.model.predict(to_model_input(orders), params=params)
-        return pd.DataFrame(scores)
+        scores = pd.DataFrame(current.model.predict(to_model_input(orders), params=params))
+        if planner is None:
+            return (scores, None)
+        return (scores, planner(scores, as_of, orders, frames[1], frames[2], policy))
 
     # ----------------------------------------------------------------------- loading
 

@@ -124,18 +124,37 @@ def predict_customer(
     contacts: pd.DataFrame | None,
     policy: Any | None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Score one customer's posted history; return the score row and the next contact."""
-    scores = holder.score(orders, as_of)
+    """Score one customer's posted history; return the score row and the next contact.
+
+    Concurrent calls are scored and planned together (see `serving.api.batching`)."""
+    scores, plan = holder.score_and_plan(
+        orders,
+        as_of,
+        planner=_planner,
+        policy=policy,
+        customers=customers,
+        contacts=contacts,
+    )
     if scores.empty:
         raise ModelNotLoaded("the model returned no score for this history")
-    plan = plan_customers(
-        scores, as_of=as_of, orders=orders, customers=customers, contacts=contacts, policy=policy
-    )
     score_row = _plain(scores.iloc[0].to_dict())
     if plan is None or plan.empty:
         return score_row, None
     first = plan.sort_values("contact_on", kind="stable").iloc[0].to_dict()
     return score_row, _plain(first)
+
+
+def _planner(
+    scores: pd.DataFrame,
+    as_of: dt.date,
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    contacts: pd.DataFrame | None,
+    policy: Any,
+) -> pd.DataFrame | None:
+    return plan_customers(
+        scores, as_of=as_of, orders=orders, customers=customers, contacts=contacts, policy=policy
+    )
 
 
 def plan_customers(

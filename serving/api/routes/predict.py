@@ -36,7 +36,11 @@ def history_frame(body: PredictIn) -> pd.DataFrame:
     """The posted history as canonical order rows (lines without order_id are own orders)."""
     frame = pd.DataFrame([line.model_dump() for line in body.orders])
     frame.insert(0, "customer_id", body.customer_id)
-    generated = pd.Series([f"line-{i}" for i in range(len(frame))], index=frame.index)
+    # unique across customers too: concurrent requests are scored together, and the input
+    # contract counts a repeated order_id + sku once
+    generated = pd.Series(
+        [f"line-{i}-{body.customer_id}" for i in range(len(frame))], index=frame.index
+    )
     frame["order_id"] = frame["order_id"].fillna(generated)
     from serving.store.repository import canonical_orders
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from serving.api.batching import ScoreBatcher
+from serving.api.batching import FrameBatcher
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -21,13 +21,14 @@ class CountingModel:
         self.calls: list[int] = []
         self.gate = threading.Event()
 
-    def __call__(self, model: object, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    def __call__(self, context: object, as_of: dt.date, frames: tuple) -> tuple:
+        (orders,) = frames
         self.gate.wait(5)  # hold the first call so the others queue up behind it
         if (orders["amount"] < 0).any():
             raise ValueError("negative amount")
         self.calls.append(orders["customer_id"].nunique())
         grouped = orders.groupby("customer_id", sort=True)["amount"]
-        return pd.DataFrame(
+        scores = pd.DataFrame(
             {
                 "customer_id": grouped.size().index.astype("string"),
                 "n_orders": grouped.size().to_numpy(),
@@ -35,6 +36,13 @@ class CountingModel:
                 "as_of": as_of,
             }
         )
+        return (scores,)
+
+
+def _run(batcher: FrameBatcher, key: str, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    (scores,) = batcher.run(key, key, as_of, (orders,))
+    assert scores is not None
+    return scores
 
 
 def _orders(customer: str, amounts: list[float]) -> pd.DataFrame:
@@ -45,29 +53,40 @@ def _orders(customer: str, amounts: list[float]) -> pd.DataFrame:
 
 def test_concurrent_requests_are_scored_together_and_each_gets_its_own_rows() -> None:
     model = CountingModel()
-    batcher = ScoreBatcher(model, workers=1, max_batch=64)
-    # the same customer id in every request, with different histories: must not mix
-    requests = [_orders("c1", [10.0] * (i + 1)) for i in range(20)]
+    batcher = FrameBatcher(model, workers=1, max_batch=64)
+    requests = [_orders(f"c{i}", [10.0] * (i + 1)) for i in range(20)]
     with ThreadPoolExecutor(max_workers=20) as pool:
-        futures = [pool.submit(batcher.score, "m", orders, AS_OF) for orders in requests]
+        futures = [pool.submit(_run, batcher, "m", orders, AS_OF) for orders in requests]
         threading.Timer(0.3, model.gate.set).start()
         results = [f.result(timeout=10) for f in futures]
 
     for i, scores in enumerate(results):
-        assert scores["customer_id"].tolist() == ["c1"]
+        assert scores["customer_id"].tolist() == [f"c{i}"]
         assert scores["n_orders"].tolist() == [i + 1]
         assert scores["total"].tolist() == [10.0 * (i + 1)]
     assert len(model.calls) < 20, "requests waiting together are scored in fewer calls"
     assert sum(model.calls) == 20
 
 
+def test_requests_for_the_same_customer_are_never_combined() -> None:
+    model = CountingModel()
+    batcher = FrameBatcher(model, workers=1)
+    requests = [_orders("same", [1.0] * (i + 1)) for i in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(_run, batcher, "m", orders, AS_OF) for orders in requests]
+        threading.Timer(0.3, model.gate.set).start()
+        results = [f.result(timeout=10) for f in futures]
+    assert [r["n_orders"].tolist() for r in results] == [[i + 1] for i in range(6)]
+    assert model.calls == [1] * 6
+
+
 def test_a_bad_request_fails_alone() -> None:
     model = CountingModel()
-    batcher = ScoreBatcher(model, workers=1)
+    batcher = FrameBatcher(model, workers=1)
     good = [_orders(f"c{i}", [5.0, 7.0]) for i in range(5)]
     bad = _orders("x", [-1.0])
     with ThreadPoolExecutor(max_workers=6) as pool:
-        futures = [pool.submit(batcher.score, "m", o, AS_OF) for o in [*good, bad]]
+        futures = [pool.submit(_run, batcher, "m", o, AS_OF) for o in [*good, bad]]
         threading.Timer(0.3, model.gate.set).start()
         for i, future in enumerate(futures[:5]):
             assert future.result(timeout=10)["customer_id"].tolist() == [f"c{i}"]
@@ -78,12 +97,12 @@ def test_a_bad_request_fails_alone() -> None:
 def test_requests_for_other_dates_or_models_are_not_mixed() -> None:
     model = CountingModel()
     model.gate.set()
-    batcher = ScoreBatcher(model, workers=2)
+    batcher = FrameBatcher(model, workers=2)
     later = AS_OF + dt.timedelta(days=1)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        first = pool.submit(batcher.score, "m", _orders("a", [1.0]), AS_OF)
-        second = pool.submit(batcher.score, "m", _orders("b", [2.0]), later)
-        third = pool.submit(batcher.score, "other", _orders("c", [3.0]), AS_OF)
+        first = pool.submit(_run, batcher, "m", _orders("a", [1.0]), AS_OF)
+        second = pool.submit(_run, batcher, "m", _orders("b", [2.0]), later)
+        third = pool.submit(_run, batcher, "other", _orders("c", [3.0]), AS_OF)
         assert first.result(timeout=10)["as_of"].tolist() == [AS_OF]
         assert second.result(timeout=10)["as_of"].tolist() == [later]
         assert third.result(timeout=10)["customer_id"].tolist() == ["c"]
