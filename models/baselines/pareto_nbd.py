@@ -97,12 +97,17 @@ def _log_a0(r: float, alpha: float, s: float, beta: float, data: Summary) -> Flo
 def pareto_nbd_log_likelihood(
     r: float, alpha: float, s: float, beta: float, data: Summary
 ) -> FloatArray:
-    """Per-customer log-likelihood, Section 3 of Fader and Hardie's note."""
+    """Per-customer log-likelihood, Section 3 of Fader and Hardie's note.
+
+    Far from the optimum `hyp2f1` can overflow: the value is then NaN, which the optimiser
+    treats as "worse than anything" (no warning: it is an expected part of the search)."""
     x, age = data.frequency, data.T
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    alive_at_end = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
-    died_before_end = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, data)
-    return np.asarray(common + np.logaddexp(alive_at_end, died_before_end), dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        alive_at_end = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
+        died_before_end = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, data)
+        total = common + np.logaddexp(alive_at_end, died_before_end)
+    return np.asarray(total, dtype=np.float64)
 
 
 class ParetoNBDModel(BaseEstimator):
