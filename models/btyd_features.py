@@ -58,39 +58,25 @@ def _fit_pareto_nbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> d
     """
     from scipy.optimize import minimize
 
-    from models.baselines._fitting import LOG_BOUND, Summary, as_summary, compress
-    from models.baselines.pareto_nbd import pareto_nbd_log_likelihood
+    from models.baselines._fitting import LOG_BOUND, as_summary
+    from models.baselines.pareto_nbd import params_in_days, rescaled_likelihood
 
-    data = as_summary(frequency, recency, T)
-    if not (data.frequency > 0).any():
-        raise ValueError("Pareto/NBD needs at least one customer with a repeat purchase")
-    scale = float(data.T.mean())
-    distinct, weights = compress(data)
-    scaled = Summary(distinct.frequency, distinct.recency / scale, distinct.T / scale)
-    total = float(weights.sum())
-    mean_rate = max(float(scaled.frequency.mean() / scaled.T.mean()), 1e-3)
+    mean_log_likelihood, start, scale = rescaled_likelihood(as_summary(frequency, recency, T))
 
     def negative_mean_log_likelihood(log_params: np.ndarray) -> float:
-        r, alpha, s, beta = np.exp(np.clip(log_params, -LOG_BOUND, LOG_BOUND))
-        value = float(pareto_nbd_log_likelihood(r, alpha, s, beta, scaled) @ weights) / total
+        value = mean_log_likelihood(np.clip(log_params, -LOG_BOUND, LOG_BOUND))
         return -value if np.isfinite(value) else 1e10
 
     result = minimize(
         negative_mean_log_likelihood,
-        np.log([1.0, 1.0 / mean_rate, 1.0, 1.0]),
+        start,
         method="L-BFGS-B",
         bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
         options={"maxiter": 500},
     )
     if not np.isfinite(result.fun) or result.fun >= 1e10:
         raise RuntimeError("Pareto/NBD likelihood did not reach a finite value")
-    r, alpha, s, beta = np.exp(result.x)
-    return {
-        "r": float(r),
-        "alpha": float(alpha * scale),
-        "s": float(s),
-        "beta": float(beta * scale),
-    }
+    return params_in_days(result.x, scale)
 
 
 def add_btyd_features(features: pd.DataFrame, params: BtydParams | None = None) -> pd.DataFrame:

@@ -30,6 +30,8 @@ Inputs are per-customer arrays in one time unit: ``frequency`` = repeat purchase
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
@@ -110,6 +112,38 @@ def pareto_nbd_log_likelihood(
     return np.asarray(total, dtype=np.float64)
 
 
+def rescaled_likelihood(
+    data: Summary,
+) -> tuple[Callable[[FloatArray], float], FloatArray, float]:
+    """The mean log-likelihood over log-parameters on time rescaled to mean T = 1, a starting
+    point, and the scale (so the same starting values suit days and weeks)."""
+    if not (data.frequency > 0).any():
+        raise ValueError("Pareto/NBD needs at least one customer with a repeat purchase")
+    scale = float(data.T.mean())
+    distinct, weights = compress(data)
+    scaled = Summary(distinct.frequency, distinct.recency / scale, distinct.T / scale)
+    total = float(weights.sum())
+    mean_rate = max(float(scaled.frequency.mean() / scaled.T.mean()), 1e-3)
+    start = np.log([1.0, 1.0 / mean_rate, 1.0, 1.0])
+
+    def mean_log_likelihood(log_params: FloatArray) -> float:
+        r, alpha, s, beta = np.exp(log_params)
+        return float(pareto_nbd_log_likelihood(r, alpha, s, beta, scaled) @ weights) / total
+
+    return mean_log_likelihood, start, scale
+
+
+def params_in_days(log_params: FloatArray, scale: float) -> dict[str, float]:
+    """``r, alpha, s, beta`` back on the original time unit (alpha and beta scale with it)."""
+    r, alpha, s, beta = np.exp(log_params)
+    return {
+        "r": float(r),
+        "alpha": float(alpha * scale),
+        "s": float(s),
+        "beta": float(beta * scale),
+    }
+
+
 class ParetoNBDModel(BaseEstimator):
     """Pareto/NBD model fitted by maximum likelihood.
 
@@ -120,32 +154,14 @@ class ParetoNBDModel(BaseEstimator):
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> ParetoNBDModel:
         """Fit on per-customer ``frequency``, ``recency``, ``T`` (see the module docstring)."""
         data = as_summary(frequency, recency, T)
-        if not (data.frequency > 0).any():
-            raise ValueError("Pareto/NBD needs at least one customer with a repeat purchase")
-        # Rescale time to mean T = 1 so the same starting values suit days and weeks.
-        scale = float(data.T.mean())
-        distinct, weights = compress(data)
-        scaled = Summary(distinct.frequency, distinct.recency / scale, distinct.T / scale)
-        total = float(weights.sum())
-        mean_rate = max(float(scaled.frequency.mean() / scaled.T.mean()), 1e-3)
-        start = np.log([1.0, 1.0 / mean_rate, 1.0, 1.0])
-
-        def mean_log_likelihood(log_params: FloatArray) -> float:
-            r, alpha, s, beta = np.exp(log_params)
-            return float(pareto_nbd_log_likelihood(r, alpha, s, beta, scaled) @ weights) / total
+        mean_log_likelihood, start, scale = rescaled_likelihood(data)
 
         # s and beta (on the rescaled time) capped at e^5 ~ 148: beyond it the dropout rate is
         # practically the same for everyone (its CV is 1/sqrt(s) < 0.09), the likelihood
         # only creeps up, and hyp2f1 grows slow enough to stall the fit for hours.
         upper = [LOG_BOUND, LOG_BOUND, MAX_LOG_DROPOUT_SHAPE, MAX_LOG_DROPOUT_SHAPE]
         log_params, value, method = maximise_log_likelihood(mean_log_likelihood, start, upper=upper)
-        r, alpha, s, beta = np.exp(log_params)
-        self.params_ = {
-            "r": float(r),
-            "alpha": float(alpha * scale),
-            "s": float(s),
-            "beta": float(beta * scale),
-        }
+        self.params_ = params_in_days(log_params, scale)
         # Rates scale with 1 / time: lambda^x contributes x * log(scale) to the rescaled fit.
         self.log_likelihood_ = value - float(data.frequency.mean()) * np.log(scale)
         self.n_customers_ = int(data.frequency.size)

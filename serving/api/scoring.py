@@ -130,7 +130,7 @@ def predict_customer(
     scores, plan = holder.score_and_plan(
         orders,
         as_of,
-        planner=_planner,
+        planner=plan_customers,
         policy=policy,
         customers=customers,
         contacts=contacts,
@@ -144,22 +144,8 @@ def predict_customer(
     return score_row, _plain(first)
 
 
-def _planner(
-    scores: pd.DataFrame,
-    as_of: dt.date,
-    orders: pd.DataFrame,
-    customers: pd.DataFrame | None,
-    contacts: pd.DataFrame | None,
-    policy: Any,
-) -> pd.DataFrame | None:
-    return plan_customers(
-        scores, as_of=as_of, orders=orders, customers=customers, contacts=contacts, policy=policy
-    )
-
-
 def plan_customers(
     scores: pd.DataFrame,
-    *,
     as_of: dt.date,
     orders: pd.DataFrame,
     customers: pd.DataFrame | None,
