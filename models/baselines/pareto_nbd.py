@@ -59,6 +59,8 @@ _QUADRATURE_NODES = 48
 _POWER = 4
 # Customers per block in the quadrature, so memory stays ~ block * nodes * 8 bytes.
 _BLOCK = 100_000
+# Below this many customers, evaluating every row beats finding the distinct ones first.
+_MIN_ROWS_TO_GROUP = 2_000
 
 
 def _log_a0(r: float, alpha: float, s: float, beta: float, data: Summary) -> FloatArray:
@@ -225,9 +227,14 @@ class ParetoNBDModel(BaseEstimator):
         horizon = np.broadcast_to(as_horizon(t), data.T.shape)
         # P(buy | alive) depends on (x, T, t) only, which repeat a lot in real data (T in whole
         # days): evaluate the quadrature once per distinct triple when that saves work.
-        codes, first = distinct_rows(data.frequency, data.T, horizon)
-        if first.size > data.T.size // 2:
-            first, codes = np.arange(data.T.size), np.arange(data.T.size)
+        # Grouping costs ~1 ms of pandas overhead, more than it saves on a small frame (an API
+        # request scores a handful of customers).
+        everyone = np.arange(data.T.size)
+        codes, first = everyone, everyone
+        if data.T.size >= _MIN_ROWS_TO_GROUP:
+            codes, first = distinct_rows(data.frequency, data.T, horizon)
+            if first.size > data.T.size // 2:
+                codes, first = everyone, everyone
         frequency, age, span = data.frequency[first], data.T[first], horizon[first]
         distinct = np.empty(first.size)
         for start in range(0, first.size, _BLOCK):
