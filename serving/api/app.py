@@ -20,6 +20,8 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from features.errors import InputError
 from repurchase.settings import Settings
@@ -135,6 +137,25 @@ def _add_exception_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse(status_code=422, content={"detail": detail})
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A lost connection, a locked or missing file, a full pool: the database is away,
+        # not the request wrong. 503 + Retry-After tells the client to send it again (writes
+        # are idempotent). Other DBAPI errors (integrity, programming) are bugs: 500.
+        lost = isinstance(exc, PoolTimeoutError) or (
+            isinstance(exc, DBAPIError)
+            and (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError))
+        )
+        if not lost:
+            return await unexpected(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "database unavailable; retry later"},
+            headers={"Retry-After": "2"},  # seconds; the pool reconnects on the next request
+        )
+
+    app.add_exception_handler(DBAPIError, database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, database_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(InputError, input_error)
     app.add_exception_handler(ModelNotLoaded, no_model)

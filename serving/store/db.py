@@ -3,10 +3,23 @@
 SQLite runs in WAL mode with ``synchronous=FULL``: a committed transaction is on disk before
 the commit returns, so a 2xx answer to a write survives a crash (SIGKILL, power loss of the
 process). PostgreSQL commits are durable with its default settings.
+
+An unavailable database must give a quick error (the API answers 503 and the client retries),
+never a hung request, and the server must recover by itself when the database returns:
+
+- PostgreSQL: ``pool_pre_ping`` replaces connections the server dropped, ``connect_timeout``
+  bounds a connection attempt to an unreachable host, ``pool_timeout`` bounds the wait for a
+  free pooled connection.
+- SQLite: a pooled connection keeps the file open even after the file or its folder was moved
+  or deleted, so writes would land in a file nobody will ever read again. Every checkout
+  checks that the path still names the file the connection opened (one ``stat``); otherwise
+  the pool is discarded and a fresh connection either opens the file that is there or fails.
+  A write waits at most ``SQLITE_BUSY_TIMEOUT_S`` for another writer's lock (see there).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +27,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.errors import InputError
@@ -21,6 +35,16 @@ from features.errors import InputError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SUPPORTED_DRIVERS = ("sqlite", "postgresql+psycopg")
 MIGRATION_LOCK = 7_351_012_240  # any constant; names the advisory lock serialising migrations
+
+# How long a SQLite write waits for another writer's lock before failing (503, retry). A
+# commit here takes milliseconds even with synchronous=FULL, so 5 s rides out a queue of
+# hundreds of concurrent writers; waiting longer (SQLite's usual 30 s) would outlast the
+# timeout of most HTTP clients, which would then give up without an answer instead of
+# getting a 503 they can retry on.
+SQLITE_BUSY_TIMEOUT_S = 5
+# PostgreSQL: seconds to establish a connection, and to wait for a free pooled one.
+POSTGRES_CONNECT_TIMEOUT_S = 5
+POOL_TIMEOUT_S = 10
 
 
 def make_engine(url: str) -> Engine:
@@ -38,7 +62,14 @@ def make_engine(url: str) -> Engine:
         )
     if parsed.drivername == "sqlite":
         return _sqlite_engine(parsed.database)
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=POOL_TIMEOUT_S,
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+    )
 
 
 def _sqlite_engine(database: str | None) -> Engine:
@@ -46,19 +77,38 @@ def _sqlite_engine(database: str | None) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         f"sqlite:///{database or ''}",
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
     )
+    on_disk = bool(database) and database != ":memory:"
 
     @event.listens_for(engine, "connect")
-    def _durable_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    def _durable_pragmas(dbapi_connection: Any, record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.close()
+        if on_disk:
+            record.info["file_id"] = _file_id(database)
+
+    @event.listens_for(engine, "checkout")
+    def _same_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if on_disk and _file_id(database) != record.info.get("file_id"):
+            moved = DisconnectionError(f"SQLite file {database} was moved, replaced or removed")
+            moved.invalidate_pool = True  # every pooled connection has the old file open
+            raise moved
 
     return engine
+
+
+def _file_id(database: str | None) -> tuple[int, int] | None:
+    """(device, inode) of the file at `database`, None when nothing is there."""
+    try:
+        found = os.stat(str(database))
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

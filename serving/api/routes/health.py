@@ -28,11 +28,11 @@ def ready(state: StateDep, response: Response) -> ReadyPublic:
     is_ready = database and info is not None
     if not is_ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    detail = None
+    # Both problems are named: an operator fixing the model must not miss a dead database.
+    problems = [] if database else ["database unavailable"]
     if info is None:
-        detail = f"no model: {state.holder.last_error or 'loading'}"
-    elif not database:
-        detail = "database unavailable"
+        problems.append(f"no model: {state.holder.last_error or 'loading'}")
+    detail = "; ".join(problems) or None
     return ReadyPublic(
         status="ready" if is_ready else "not_ready",
         database=database,
