@@ -64,6 +64,11 @@ one ``cycle_days`` came from):
 4. ``all_customers`` — the median gap over all customers up to as_of (``default_cycle_days``
    when there is none). This is a guess, so ``depletion_date`` stays empty for it.
 
+   Steps 3 and 4 depend on everyone in the frame; a config carrying ``cycle_sku_intervals``
+   and ``cycle_all_customers_days`` (:class:`features.population.PopulationConfig`, fixed at
+   training by :func:`population_cycle_fallbacks`) uses those instead, so scoring a
+   partition of the customers gives each the same cycle as scoring the whole shop.
+
 ``overdue_ratio = days_since_last_order / expected duration of the last purchase`` (the
 depletion date minus the last purchase day, unrounded; 1 = runs out today, 2 = ran out as long
 ago as it lasted). "Overdue" is about what the customer last bought: someone who stocked up
@@ -153,9 +158,19 @@ def cycle_features(
     )
     usual = usual_basket_supply(sku_days, supply_bought, per_unit, n) * pace.pace
     last_supply = _earliest_on_last_day(sku_days, supply_bought, on_last_day, n) * pace.pace
-    sku_interval = _sku_interval(sku_days, len(prepared.sku_names), config.cycle_sku_min_intervals)
+    frozen_intervals = getattr(config, "cycle_sku_intervals", None)
+    if frozen_intervals is None:
+        sku_interval = _sku_interval(
+            sku_days, len(prepared.sku_names), config.cycle_sku_min_intervals
+        )
+    else:  # fixed at training: a customer's cycle does not depend on who else is scored
+        sku_interval = frozen_sku_intervals(frozen_intervals, prepared.sku_names)
     sku_cycle = _earliest_on_last_day(sku_days, _lookup(sku_interval, sku_days.sku), on_last_day, n)
-    overall = float(np.median(gaps)) if len(gaps) else config.default_cycle_days
+    frozen_overall = getattr(config, "cycle_all_customers_days", None)
+    if frozen_overall is not None:
+        overall = float(frozen_overall)
+    else:
+        overall = float(np.median(gaps)) if len(gaps) else config.default_cycle_days
     own = np.where(gap_count >= config.cycle_min_intervals, gap_median, np.nan)
 
     # the same chain twice: the usual purchase (cycle_days) and the last one (depletion)
@@ -176,6 +191,36 @@ def cycle_features(
             "overdue_ratio": days_since / last_duration,
         }
     )
+
+
+def population_cycle_fallbacks(
+    prepared: PreparedOrders, config: FeatureConfig
+) -> tuple[dict[str, float], float]:
+    """The population-dependent fallbacks of the cycle chain, learned from `prepared`: the
+    typical repurchase interval per SKU name (only SKUs with at least
+    ``cycle_sku_min_intervals`` repeats) and the all-customer median gap (step 4; the
+    config's ``default_cycle_days`` when nobody has a gap).
+
+    Fix them at training (:func:`features.population.population_config`) and scoring any
+    subset of the customers gives each customer the cycle the whole shop would give them.
+    """
+    sku_interval = _sku_interval(
+        sku_purchase_days(prepared), len(prepared.sku_names), config.cycle_sku_min_intervals
+    )
+    known = np.flatnonzero(~np.isnan(sku_interval))
+    names = np.asarray(prepared.sku_names, dtype=object)[known]
+    intervals = {str(name): float(sku_interval[i]) for name, i in zip(names, known, strict=True)}
+    _, gaps = customer_gaps(prepared)
+    overall = float(np.median(gaps)) if len(gaps) else float(config.default_cycle_days)
+    return intervals, overall
+
+
+def frozen_sku_intervals(intervals: dict[str, float], sku_names: object) -> FloatArray:
+    """Per SKU code of a frame (``sku_names``), the frozen typical interval (NaN: unknown)."""
+    names = pd.Index(pd.Series(sku_names, dtype="string"))
+    series = pd.Series(intervals, dtype=np.float64)
+    out: FloatArray = series.reindex(names).to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
 
 
 def _first_known(

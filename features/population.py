@@ -4,9 +4,11 @@ depending on who else is in the frame.
 Some features compare a customer with everyone built alongside: the RFM splits (medians over
 the frame), the channel and category share columns (the most used ones in the frame), the
 shop-wide consumption pace. In batch scoring "everyone" is the whole shop; in the API it is
-the one customer being scored. A model therefore freezes them once, at its training
-``as_of``, with :func:`population_config`, and scores every frame with the frozen config:
-the API then gives the same answer as the nightly batch.
+the one customer being scored, and in partitioned batch scoring one partition. A model
+therefore freezes them once, at its training ``as_of``, with :func:`population_config`, and
+scores every frame with the frozen config: the API and every partition then give the same
+answer as scoring the whole shop at once. The cycle's SKU intervals and all-customer median
+gap have no field in :class:`FeatureConfig`; :class:`PopulationConfig` adds them.
 """
 
 from __future__ import annotations
@@ -16,10 +18,28 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from features.config import FeatureConfig
-from features.cycle import learn_pace_prior
+from features.cycle import learn_pace_prior, population_cycle_fallbacks
 from features.mix import _slug as slug
+from features.prepared import prepare_orders
+
+
+class PopulationConfig(FeatureConfig):
+    """A :class:`FeatureConfig` with the cycle chain's population fallbacks fixed too."""
+
+    cycle_sku_intervals: dict[str, float] | None = Field(
+        default=None,
+        description="Typical repurchase interval (days) per SKU, learned at training; "
+        "None: learned from the frame being built.",
+    )
+    cycle_all_customers_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Median gap over all customers at training (the last fallback of the "
+        "cycle); None: learned from the frame being built.",
+    )
 
 
 def population_config(
@@ -29,7 +49,7 @@ def population_config(
     products: pd.DataFrame | None,
     config: FeatureConfig | None = None,
     share_columns: Sequence[str] | None = None,
-) -> FeatureConfig:
+) -> PopulationConfig:
     """`config` with every population statistic that is not set already fixed at `as_of`.
 
     `features` is the frame :func:`features.pipeline.build_features` built from `orders` at
@@ -58,7 +78,14 @@ def population_config(
         if config.cycle_pace_prior_gaps is not None:
             learned.pop("cycle_pace_prior_gaps", None)
         update.update(learned)
-    return config.model_copy(update=update)
+    frozen = PopulationConfig(**config.model_dump())
+    if frozen.cycle_sku_intervals is None or frozen.cycle_all_customers_days is None:
+        intervals, overall = population_cycle_fallbacks(prepare_orders(orders, as_of), config)
+        if frozen.cycle_sku_intervals is None:
+            update["cycle_sku_intervals"] = intervals
+        if frozen.cycle_all_customers_days is None:
+            update["cycle_all_customers_days"] = overall
+    return frozen.model_copy(update=update)
 
 
 def _share_names(columns: list[str], prefix: str, values: pd.Series) -> tuple[str, ...]:
