@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -50,6 +51,8 @@ _TEXT_COLUMNS = {
     "campaign",
 }
 _TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+_EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
+_LATEST = pd.Timestamp("2200-01-01", tz="UTC")
 
 
 # --------------------------------------------------------------------------- public readers
@@ -86,13 +89,41 @@ def canonical_orders(frame: pd.DataFrame, source: str | Path = "orders") -> pd.D
     else:
         out["order_id"] = pd.Series(np.arange(len(frame)), index=frame.index).astype("string")
     out["sku"] = _optional_text(frame, "sku")
-    out["quantity"] = _number(frame, "quantity", path, default=1.0)
+    out["quantity"] = _number(frame, "quantity", path, default=1.0, minimum=0.0)
     out["discount"] = _number(frame, "discount", path, default=0.0, minimum=0.0)
     out["channel"] = _optional_text(frame, "channel", lower=True)
     out["status"] = _status(frame, path)
     if has_order_id:
         out = _drop_repeated_lines(out)
     return out.reset_index(drop=True)
+
+
+def iter_order_frames(
+    path: str | Path, column_map: ColumnMap | None = None, batch_rows: int = 1_000_000
+) -> Iterator[pd.DataFrame]:
+    """Read an orders file in batches of about `batch_rows` rows, each a canonical frame.
+
+    The streaming twin of :func:`read_orders` (same checks, same messages), for files that
+    do not fit in memory: the whole file is never one frame. Repeated ``order_id`` + ``sku``
+    pairs are dropped inside a batch only; apply :func:`drop_repeated_lines` to the rows of
+    one customer set (e.g. a partition) to drop the rest. Without ``order_id`` each row gets
+    its row number in the file, as in :func:`read_orders`. Error row numbers count from the
+    start of the batch.
+    """
+    offset = 0
+    for frame in _iter_raw_batches(path, column_map, batch_rows):
+        if "order_id" not in frame.columns:
+            numbers = np.arange(offset, offset + len(frame))
+            frame["order_id"] = pd.Series(numbers, index=frame.index).astype("string")
+        offset += len(frame)
+        yield canonical_orders(frame, source=path)
+    if offset == 0:
+        raise InputError("file has a header but no rows", path=path)
+
+
+def drop_repeated_lines(orders: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first row of each (order_id, sku) pair of a canonical orders frame."""
+    return _drop_repeated_lines(orders).reset_index(drop=True)
 
 
 def _drop_repeated_lines(orders: pd.DataFrame) -> pd.DataFrame:
@@ -194,6 +225,81 @@ def _read_file(path: str | Path, column_map: ColumnMap | None) -> pd.DataFrame:
     return frame
 
 
+def _iter_raw_batches(
+    path: str | Path, column_map: ColumnMap | None, batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """The file's rows in batches, columns renamed and checked as by :func:`_read_file`.
+
+    CSV columns are read as text (the canonical readers parse them): a type guessed from the
+    first block could not hold a later one.
+    """
+    path = Path(path)
+    _check_file(path)
+    name = path.name.lower()
+    if name.endswith(CSV_SUFFIXES):
+        batches = _csv_batches(path, batch_rows)
+    else:
+        try:
+            parquet = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(
+                f"is not a readable Parquet file ({_first_line(exc)})", path=path
+            ) from None
+        batches = parquet.iter_batches(batch_size=batch_rows)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, OSError) as exc:
+            raise InputError(_arrow_reason(exc), path=path) from None
+        if batch.num_rows == 0:
+            continue
+        frame = batch.to_pandas()
+        frame.columns = [str(c).strip() for c in frame.columns]
+        if column_map:
+            frame = frame.rename(
+                columns={k: v for k, v in column_map.items() if k in frame.columns}
+            )
+        duplicated = frame.columns[frame.columns.duplicated()].tolist()
+        if duplicated:
+            raise InputError(f"column '{duplicated[0]}' appears twice", path=path)
+        yield frame
+
+
+def _csv_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    header = _csv_header(path)
+    delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=max(batch_rows, 1) * 64),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header}, strings_can_be_null=True
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+        raise InputError(_arrow_reason(exc), path=path) from None
+    yield from reader
+
+
+def _check_file(path: Path) -> None:
+    """The checks every reader makes before opening a file."""
+    name = path.name.lower()
+    if not path.exists():
+        raise InputError("file not found", path=path)
+    if path.is_dir():
+        raise InputError("is a folder, expected a CSV or Parquet file", path=path)
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", path=path)
+    if not name.endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        raise InputError(
+            f"unknown file type '{path.suffix or name}': use .csv, .csv.gz, .tsv or .parquet",
+            path=path,
+        )
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     header = _csv_header(path)
     delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
@@ -208,12 +314,27 @@ def _read_csv(path: Path) -> pd.DataFrame:
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
         raise InputError(_arrow_reason(exc), path=path) from None
+    except (OSError, EOFError) as exc:  # a truncated or corrupt .gz, an I/O error
+        raise InputError(f"cannot be read ({_first_line(exc)})", path=path) from None
     for field in table.schema:
         if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
             raise InputError(
                 "is not UTF-8 text; re-export the file as UTF-8", path=path, column=field.name
             )
+    _refuse_nul_bytes(table, path)
     return table.to_pandas()
+
+
+def _refuse_nul_bytes(table: pa.Table, path: Path) -> None:
+    """A NUL byte is never text: it marks a binary or corrupted export, and PostgreSQL cannot
+    store it, so the file is refused here rather than failing half-loaded later."""
+    for index, field in enumerate(table.schema):  # by position: names may repeat here
+        if (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)) and pc.any(
+            pc.match_substring(table.column(index), "\x00")
+        ).as_py():
+            raise InputError(
+                "contains NUL bytes; is this a text export?", path=path, column=field.name
+            )
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -240,10 +361,17 @@ def _gzip_open(path: Path, mode: str) -> Any:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        return pq.read_table(path).to_pandas()
-    except (pa.ArrowInvalid, OSError) as exc:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise InputError(
             f"is not a readable Parquet file ({_first_line(exc)})", path=path
+        ) from None
+    _refuse_nul_bytes(table, path)
+    try:
+        return table.to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+        raise InputError(
+            f"has a column pandas cannot hold ({_first_line(exc)})", path=path
         ) from None
 
 
@@ -360,6 +488,10 @@ def _timestamp(
     else:
         text = raw.astype("string").str.strip()
         present = text.notna() & (text != "")
+        values = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+        bad = values.isna() & present
+        if bad.any():
+            _fail(frame, bad, column, path, "must be an ISO 8601 date or timestamp (YYYY-MM-DD)")
         with_zone = text.str.contains(_TZ_SUFFIX, regex=True, na=False)
         if with_zone.any() and (present & ~with_zone).any():
             _fail(
@@ -369,10 +501,10 @@ def _timestamp(
                 path,
                 "mixes timestamps with and without a UTC offset; give every row an offset or none",
             )
-        values = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-        bad = values.isna() & present
-        if bad.any():
-            _fail(frame, bad, column, path, "must be an ISO 8601 date or timestamp (YYYY-MM-DD)")
+    # Nanosecond timestamps end in 2262; before 1900 or after 2200 is a typo (as in the API).
+    outside = (values < _EARLIEST) | (values > _LATEST)
+    if outside.any():
+        _fail(frame, outside, column, path, "must be between 1900-01-01 and 2200-01-01")
     values = values.astype("datetime64[ns, UTC]")
     if required and values.isna().any():
         _fail(frame, values.isna(), column, path, "has empty values")
