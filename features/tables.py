@@ -422,6 +422,10 @@ def _identifier(frame: pd.DataFrame, column: str, path: str | Path) -> pd.Series
     missing = values.isna() | (values == "")
     if missing.any():
         _fail(frame, missing, column, path, "has empty values")
+    # As in the API: an id with a line break or another control character is a broken export.
+    control = values.str.contains(r"[\x00-\x1f\x7f]", regex=True)
+    if control.any():
+        _fail(frame, control, column, path, "has control characters (line break, tab, NUL...)")
     return values
 
 
