@@ -50,7 +50,8 @@ bench-quality: install ## model vs baselines (AUC, Brier) on CDNOW and sample-sh
 	$(PY) bench/bench_quality.py --work $(WORK)/bench-quality --json $(WORK)/bench-quality/metrics.json
 
 .PHONY: bench-api
-bench-api: install ## HTTP API under 32 concurrent clients: predict, customer, health (throughput, p50/p95/p99)
+bench-api: install ## HTTP API under 32 concurrent wrk connections: predict, customer, health (throughput, p50/p95/p99)
+	bash scripts/apt-install.sh wrk
 	$(PY) bench/bench_api.py --work $(WORK)/bench-api
 
 .PHONY: bench-plan

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from repurchase.settings import Settings
-from serving.api.batching import FrameBatcher, Frames
+from serving.api.batching import FrameBatcher, Frames, Parts, concat_parts, split_by_customer
 from training.pyfunc_model import to_model_input
 
 log = logging.getLogger(__name__)
@@ -35,6 +34,10 @@ Planner = Callable[
     [pd.DataFrame, dt.date, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, Any],
     pd.DataFrame | None,
 ]
+
+
+# the raw parts of every request in a batch -> (orders, customers, contacts) for all of them
+FrameBuilder = Callable[[Sequence[Parts]], Frames]
 
 
 class ModelNotLoaded(RuntimeError):
@@ -61,6 +64,16 @@ class LoadedModel:
     info: ModelInfo
 
 
+@dataclass(frozen=True)
+class _BatchContext:
+    """What one batched call needs besides the requests' parts."""
+
+    model: LoadedModel
+    build: FrameBuilder
+    planner: Planner | None
+    policy: Any
+
+
 class ModelHolder:
     """Holds the model in use; `load`/`reload` replace it atomically, `score` uses it."""
 
@@ -75,12 +88,11 @@ class ModelHolder:
         self.settings = settings
         self.uri = uri or settings.resolved_model_uri
         self.loader = loader
-        # Scoring is CPU-bound (pandas, LightGBM): more calls at once than there are cores
-        # only add contention, so one batching worker per core serves every request, and
-        # concurrent requests are scored together (see serving.api.batching).
-        self._batcher = FrameBatcher(
-            self._run_batch, workers=max_concurrent_scoring or os.cpu_count() or 1
-        )
+        # Scoring is CPU-bound Python (pandas) under one GIL: a second scoring thread adds no
+        # CPU, it only takes single requests as they arrive and so breaks up the batches
+        # (measured: most calls scored one customer with two workers). One worker scores
+        # everything that queued while it was busy (see serving.api.batching).
+        self._batcher = FrameBatcher(self._run_batch, workers=max_concurrent_scoring or 1)
         self._current: LoadedModel | None = None
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
@@ -118,46 +130,63 @@ class ModelHolder:
         current = self._current
         if current is None:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
-        scores, _ = self._batcher.run((id(current), None), (current, None, None), as_of, (orders,))
+        ids = frozenset(orders["customer_id"].astype(str))
+        context = _BatchContext(current, concat_parts, None, None)
+        scores, _ = self._batcher.run((id(current), "frames"), context, as_of, (orders,), ids)
         assert scores is not None
         return scores
 
     def score_and_plan(
         self,
-        orders: pd.DataFrame,
+        parts: Parts,
         as_of: dt.date,
         *,
+        customer_ids: frozenset[str],
+        build: FrameBuilder,
         planner: Planner,
         policy: Any,
-        customers: pd.DataFrame | None,
-        contacts: pd.DataFrame | None,
+        shape: Hashable = (),
     ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """Score the customers in `orders` and plan their contacts in the same batched call.
+        """Score and plan one request's customers in the same batched call.
 
-        `planner(scores, as_of, orders, customers, contacts, policy)` returns the plan rows.
+        `parts` are the request's raw inputs; `build(parts of every combined request)` turns
+        them into one ``(orders, customers, contacts)`` triple (inside the batch, so the frame
+        work is done once per batch, not per request). `planner(scores, as_of, orders,
+        customers, contacts, policy)` returns the plan rows. Only requests of the same `shape`
+        are combined (say, all with customer attributes, or all without).
         """
         current = self._current
         if current is None:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
-        key = (id(current), id(planner), id(policy))
-        scores, plan = self._batcher.run(
-            key, (current, planner, policy), as_of, (orders, customers, contacts)
-        )
+        key = (id(current), id(build), id(planner), id(policy), shape)
+        context = _BatchContext(current, build, planner, policy)
+        scores, plan = self._batcher.run(key, context, as_of, parts, customer_ids)
         assert scores is not None
         return scores, plan
 
     @staticmethod
     def _run_batch(
-        context: tuple[LoadedModel, Planner | None, Any], as_of: dt.date, frames: Frames
-    ) -> Frames:
-        current, planner, policy = context
-        orders = frames[0]
+        context: _BatchContext,
+        as_of: dt.date,
+        batch: Sequence[Parts],
+        customer_ids: Sequence[frozenset[str]],
+    ) -> list[tuple[pd.DataFrame | None, pd.DataFrame | None]]:
+        current = context.model
+        orders, *others = context.build(batch)
         assert orders is not None
         params = {"as_of": as_of.isoformat(), "model_version": current.info.version or ""}
         scores = pd.DataFrame(current.model.predict(to_model_input(orders), params=params))
-        if planner is None:
-            return (scores, None)
-        return (scores, planner(scores, as_of, orders, frames[1], frames[2], policy))
+        plan = None
+        if context.planner is not None:
+            customers, contacts = [*others, None, None][:2]
+            plan = context.planner(scores, as_of, orders, customers, contacts, context.policy)
+        return list(
+            zip(
+                split_by_customer(scores, customer_ids),
+                split_by_customer(plan, customer_ids),
+                strict=True,
+            )
+        )
 
     # ----------------------------------------------------------------------- loading
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from serving.api.model_holder import ModelHolder, ModelNotLoaded
+from serving.api.batching import Parts
+from serving.api.model_holder import FrameBuilder, ModelHolder, ModelNotLoaded
 from serving.store import repository as repo
 
 log = logging.getLogger(__name__)
@@ -117,25 +119,31 @@ def replan_customers(
 
 def predict_customer(
     holder: ModelHolder,
-    orders: pd.DataFrame,
+    parts: Parts,
     *,
+    customer_id: str,
+    build: FrameBuilder,
+    shape: Hashable,
     as_of: dt.date,
-    customers: pd.DataFrame | None,
-    contacts: pd.DataFrame | None,
     policy: Any | None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Score one customer's posted history; return the score row and the next contact.
 
-    Concurrent calls are scored and planned together (see `serving.api.batching`)."""
+    `parts` is the raw request and `build` turns the parts of many requests into
+    ``(orders, customers, contacts)`` frames: concurrent calls are scored and planned together
+    (see `serving.api.batching`), with the frames built once per batch. Requests only combine
+    with requests of the same `shape` (e.g. all with customer attributes, or all without).
+    """
     scores, plan = holder.score_and_plan(
-        orders,
+        parts,
         as_of,
+        customer_ids=frozenset((customer_id,)),
+        build=build,
         planner=plan_customers,
         policy=policy,
-        customers=customers,
-        contacts=contacts,
+        shape=shape,
     )
-    if scores.empty:
+    if scores is None or scores.empty:
         raise ModelNotLoaded("the model returned no score for this history")
     score_row = _plain(scores.iloc[0].to_dict())
     if plan is None or plan.empty:

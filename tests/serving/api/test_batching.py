@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from serving.api.batching import FrameBatcher
+from serving.api.batching import FrameBatcher, concat_parts, split_by_customer
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -21,8 +21,8 @@ class CountingModel:
         self.calls: list[int] = []
         self.gate = threading.Event()
 
-    def __call__(self, context: object, as_of: dt.date, frames: tuple) -> tuple:
-        (orders,) = frames
+    def __call__(self, context: object, as_of: dt.date, batch: list, ids: list) -> list:
+        (orders,) = concat_parts(batch)
         self.gate.wait(5)  # hold the first call so the others queue up behind it
         if (orders["amount"] < 0).any():
             raise ValueError("negative amount")
@@ -36,11 +36,12 @@ class CountingModel:
                 "as_of": as_of,
             }
         )
-        return (scores,)
+        return split_by_customer(scores, ids)
 
 
 def _run(batcher: FrameBatcher, key: str, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    (scores,) = batcher.run(key, key, as_of, (orders,))
+    ids = frozenset(orders["customer_id"])
+    scores = batcher.run(key, key, as_of, (orders,), ids)
     assert scores is not None
     return scores
 
@@ -106,3 +107,14 @@ def test_requests_for_other_dates_or_models_are_not_mixed() -> None:
         assert first.result(timeout=10)["as_of"].tolist() == [AS_OF]
         assert second.result(timeout=10)["as_of"].tolist() == [later]
         assert third.result(timeout=10)["customer_id"].tolist() == ["c"]
+
+
+def test_split_by_customer_gives_each_request_exactly_its_rows_in_order() -> None:
+    frame = pd.DataFrame(
+        {"customer_id": pd.array(["b", "a", "c", "a", "b"], dtype="string"), "x": range(5)}
+    )
+    parts = split_by_customer(frame, [frozenset({"a"}), frozenset({"b", "c"}), frozenset({"z"})])
+    assert parts[0] is not None and parts[0]["x"].tolist() == [1, 3]
+    assert parts[1] is not None and parts[1]["x"].tolist() == [0, 2, 4]
+    assert parts[2] is not None and parts[2].empty
+    assert split_by_customer(None, [frozenset({"a"})]) == [None]
