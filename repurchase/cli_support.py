@@ -94,7 +94,16 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
         if str(path).lower().endswith(".csv"):
             frame.to_csv(tmp, index=False)
         else:
-            frame.to_parquet(tmp, index=False)
+            frame.to_parquet(tmp, index=False, use_dictionary=text_columns(frame))
+
+
+def text_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns worth Parquet's dictionary encoding: the text ones (segments, stages, ids).
+
+    Dictionary-encoding every numeric column (pyarrow's default) doubled the time to write
+    the features of 350,000 customers and saved 40% of a file that is small anyway.
+    """
+    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
