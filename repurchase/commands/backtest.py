@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,6 +115,56 @@ ModelOption = Annotated[
 ]
 
 
+PartitionRowsOption = Annotated[
+    int,
+    typer.Option(
+        "--partition-rows",
+        min=1,
+        help="Order rows per partition (all orders of a customer in one): peak memory grows "
+        "with this, not with the file.",
+    ),
+]
+FitRowsOption = Annotated[
+    int,
+    typer.Option(
+        "--fit-rows",
+        min=1,
+        help="A model fitted now learns from at most about this many order rows (a hashed "
+        "sample of whole customers beyond it).",
+    ),
+]
+ToStoreOption = Annotated[
+    bool,
+    typer.Option(
+        "--to-store",
+        help="Also upsert the result into the service database (REPURCHASE_DATABASE_URL), "
+        "one transaction per partition.",
+    ),
+]
+
+
+class Engine(StrEnum):
+    """Where batch scoring runs."""
+
+    local = "local"
+    dask = "dask"
+
+
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="local: partitions one after another in this process; dask: on a Dask cluster.",
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", help="With --engine dask: the scheduler address (default: a local cluster)."
+    ),
+]
+
+
 @exits_cleanly
 def score(
     ctx: typer.Context,
@@ -124,30 +175,88 @@ def score(
     ],
     products: ProductsOption = None,
     model: ModelOption = AUTO,
+    partition_rows: PartitionRowsOption = 1_000_000,
+    fit_rows: FitRowsOption = 3_000_000,
+    to_store: ToStoreOption = False,
+    engine: EngineOption = Engine.local,
+    scheduler: SchedulerOption = None,
     save_model: Annotated[
         Path | None,
         typer.Option("--save-model", hidden=True, help="Also save the model used here."),
     ] = None,
 ) -> None:
-    """Score every customer known at --as-of (the SPEC score columns)."""
+    """Score every customer known at --as-of (the SPEC score columns), partition by partition."""
     from repurchase.settings import get_settings
-    from training.labels import orders_up_to
-    from training.predict import score_customers
+    from serving.batch import score_file
 
     day = parse_date(as_of)
     check_output_path(out)
+    if engine is Engine.dask:
+        _score_with_dask(ctx, orders, day, out, products, model, scheduler, save_model)
+        return
+    config = project_config(ctx)
+    product_frame = (
+        read_products(products, config.column_map("products")) if products is not None else None
+    )
+    result = score_file(
+        orders,
+        day,
+        out,
+        model=model,
+        products=product_frame,
+        column_map=config.column_map("orders"),
+        feature_config=feature_config_of(config),
+        partition_rows=partition_rows,
+        fit_rows=fit_rows,
+        store_url=get_settings().resolved_database_url if to_store else None,
+        save_model=(lambda fitted: _save_model(fitted, save_model)) if save_model else None,
+    )
+    typer.echo(result.summary())
+
+
+def feature_config_of(config: Any) -> Any:
+    """The project config's ``[features]`` table as a FeatureConfig (InputError if bad)."""
+    from features.config import FeatureConfig
+
+    try:
+        return FeatureConfig(**config.features)
+    except ValidationError as exc:
+        raise InputError(f"[features] {exc.errors()[0]['msg']}") from None
+
+
+def _save_model(model: Any, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        joblib.dump(model, tmp)
+
+
+def _score_with_dask(
+    ctx: typer.Context,
+    orders: Path,
+    day: Any,
+    out: Path,
+    products: Path | None,
+    model: str,
+    scheduler: str | None,
+    save_model: Path | None,
+) -> None:
+    """`score --engine dask`: the whole orders frame, scored on a Dask cluster."""
+    import importlib
+
+    from repurchase.settings import get_settings
+    from training.labels import orders_up_to
+
+    score_with_dask = importlib.import_module("serving.batch.dask_engine").score_with_dask
     order_frame, product_frame, feature_config = _inputs(ctx, orders, products)
     history = orders_up_to(order_frame, day)
     console = Console(stderr=True)
     with console.status("loading or fitting the model"):
         chosen = choose_model(model, day, history, product_frame, get_settings(), feature_config)
     console.print(f"model: {chosen.why}")
-    with console.status("scoring"):
-        scores = score_customers(
-            chosen.model, history, day, chosen.products, model_version=chosen.version
-        )
+    scores = score_with_dask(
+        history, day, chosen.model, chosen.products, model_version=chosen.version,
+        scheduler=scheduler,
+    )  # fmt: skip
     if save_model is not None:
-        with atomic_path(save_model) as tmp:
-            joblib.dump(chosen.model, tmp)
+        _save_model(chosen.model, save_model)
     write_frame(scores, out)
     typer.echo(f"scored {len(scores)} customers -> {out}")

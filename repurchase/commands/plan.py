@@ -16,7 +16,15 @@ from repurchase.cli_support import (
     exits_cleanly,
     parse_date,
     project_config,
-    write_frame,
+)
+from repurchase.commands.backtest import (
+    Engine,
+    EngineOption,
+    FitRowsOption,
+    PartitionRowsOption,
+    SchedulerOption,
+    ToStoreOption,
+    feature_config_of,
 )
 from repurchase.model_choice import AUTO, choose_model
 
@@ -40,29 +48,6 @@ def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
     policy_app.command("show")(policy_show)
     app.add_typer(policy_app, name="policy")
-
-
-def scores_for_plan(
-    orders: pd.DataFrame,
-    products: pd.DataFrame | None,
-    as_of: dt.date,
-    model: str = AUTO,
-) -> pd.DataFrame:
-    """Scores at `as_of` when no score file is given, from the model `--model` chooses.
-
-    Imported lazily: the model stack is heavy and `plan --scores` does not need it.
-    """
-    from repurchase.settings import get_settings
-    from training.labels import orders_up_to
-
-    score_customers = importlib.import_module("training.predict").score_customers
-    history = orders_up_to(orders, as_of)
-    chosen = choose_model(model, as_of, history, products, get_settings())
-    typer.echo(f"no --scores given; scoring with {chosen.why}", err=True)
-    scores: pd.DataFrame = score_customers(
-        chosen.model, history, as_of, chosen.products, model_version=chosen.version
-    )
-    return scores
 
 
 @exits_cleanly
@@ -119,35 +104,74 @@ def plan(
             "now), fit, a models:/ URI or a .joblib file.",
         ),
     ] = AUTO,
+    partition_rows: PartitionRowsOption = 1_000_000,
+    fit_rows: FitRowsOption = 3_000_000,
+    to_store: ToStoreOption = False,
+    engine: EngineOption = Engine.local,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Plan whom to contact from --as-of onwards: day, send time, channel, action, offer, why."""
-    from serving.policy import build_plan, load_policy
+    from repurchase.settings import get_settings
+    from serving.batch import plan_file
+    from serving.policy import load_policy
     from serving.policy.scores import read_scores
 
     day = parse_date(as_of)
     check_output_path(out)
     effective_policy = load_policy(policy)
     config = project_config(ctx)
-    order_frame = read_orders(orders, config.column_map("orders"))
     customer_frame = (
         read_customers(customers, config.column_map("customers")) if customers else None
     )
     contact_frame = read_contacts(contacts, config.column_map("contacts")) if contacts else None
-    if scores is not None:
-        score_frame = read_scores(scores)
-    else:
-        product_frame = read_products(products, config.column_map("products")) if products else None
-        score_frame = scores_for_plan(order_frame, product_frame, day, model)
-    frame = build_plan(
-        score_frame,
-        as_of=day,
-        orders=order_frame,
+    product_frame = read_products(products, config.column_map("products")) if products else None
+    score_frame = read_scores(scores) if scores is not None else None
+    if score_frame is None and engine is Engine.dask:
+        score_frame = _scores_with_dask(ctx, orders, product_frame, day, model, scheduler)
+    result = plan_file(
+        orders,
+        day,
+        out,
+        policy=effective_policy,
+        model=model,
+        scores=score_frame,
+        products=product_frame,
         customers=customer_frame,
         contacts=contact_frame,
-        policy=effective_policy,
+        column_map=config.column_map("orders"),
+        feature_config=feature_config_of(config),
+        partition_rows=partition_rows,
+        fit_rows=fit_rows,
+        store_url=get_settings().resolved_database_url if to_store else None,
     )
-    write_frame(frame, out)
-    typer.echo(_summary(frame, out, len(score_frame)))
+    typer.echo(_summary(result.plan, out, result.batch.customers))
+    typer.echo(result.batch.summary("planned"), err=True)
+
+
+def _scores_with_dask(
+    ctx: typer.Context,
+    orders: Path,
+    products: pd.DataFrame | None,
+    as_of: dt.date,
+    model: str,
+    scheduler: str | None,
+) -> pd.DataFrame:
+    """`plan --engine dask` without --scores: score the whole orders frame on Dask first."""
+    from repurchase.settings import get_settings
+    from training.labels import orders_up_to
+
+    score_with_dask = importlib.import_module("serving.batch.dask_engine").score_with_dask
+    config = project_config(ctx)
+    history = orders_up_to(read_orders(orders, config.column_map("orders")), as_of)
+    chosen = choose_model(
+        model, as_of, history, products, get_settings(), feature_config_of(config)
+    )
+    typer.echo(f"no --scores given; scoring on Dask with {chosen.why}", err=True)
+    scores: pd.DataFrame = score_with_dask(
+        history, as_of, chosen.model, chosen.products, model_version=chosen.version,
+        scheduler=scheduler,
+    )  # fmt: skip
+    return scores
 
 
 @exits_cleanly

@@ -1,0 +1,98 @@
+"""Write a table one partition at a time, atomically: readers see the whole file or none.
+
+Rows go to a temporary file beside the target (its name starts with the run's scratch prefix
+and process id, see :mod:`serving.batch.spill`); only when every partition is written is it
+renamed over the target (``os.replace``, atomic on one file system). On an error the
+temporary file is removed; after a SIGKILL the next run to the same target removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.errors import InputError
+from serving.batch.spill import scratch_prefix
+
+
+def is_csv(path: Path) -> bool:
+    """CSV by extension (``.csv``); anything else accepted here is Parquet."""
+    return str(path).lower().endswith(".csv")
+
+
+def check_output(path: Path) -> None:
+    """Refuse an output path whose type cannot be written, before any work."""
+    if not str(path).lower().endswith((".csv", ".parquet", ".pq")):
+        raise InputError("output must end in .csv or .parquet", path=path)
+
+
+class StreamedTable:
+    """``with StreamedTable(path, schema) as out: out.write(frame) ...`` then renamed.
+
+    `schema` fixes the Parquet column types (a partition where a column is all empty must
+    not change them); CSV gets one header line.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        check_output(path)
+        self.path = Path(path)
+        self.schema = schema
+        self.rows = 0
+        self._tmp: Path | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> StreamedTable:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f"{scratch_prefix(self.path)}{os.getpid()}."
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(name)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are shared
+        if not is_csv(self.path):
+            self._writer = pq.ParquetWriter(self._tmp, self.schema)
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append `frame`'s rows (columns in `schema` order)."""
+        assert self._tmp is not None, "use StreamedTable as a context manager"
+        frame = frame[self.schema.names]
+        if self._writer is not None:
+            table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+            self._writer.write_table(table)
+        else:
+            frame.to_csv(self._tmp, mode="a", header=self.rows == 0, index=False)
+        self.rows += len(frame)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._tmp is not None
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            if exc_type is None:
+                if self.rows == 0 and is_csv(self.path):
+                    pd.DataFrame(columns=self.schema.names).to_csv(self._tmp, index=False)
+                with open(self._tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(self._tmp, self.path)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write a whole frame atomically (CSV or Parquet by extension)."""
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    with StreamedTable(path, schema) as out:
+        out.write(frame)

@@ -1,0 +1,302 @@
+"""Score every customer of an orders file of any size, one hash partition at a time.
+
+:func:`score_file` is what ``repurchase score`` runs:
+
+1. the orders file is streamed in batches (validated like :func:`features.tables.read_orders`),
+   rows after ``as_of`` dropped, and spilled into hash partitions by customer
+   (:mod:`serving.batch.spill`), about ``partition_rows`` order rows each;
+2. the model is chosen (``--model``; a model fitted now learns from the whole history when it
+   has at most ``fit_rows`` rows, else from a hashed sample of whole customers: the first
+   partitions, said on stderr);
+3. each partition is scored with :func:`training.predict.score_customers` and appended to the
+   output (:class:`serving.batch.output.StreamedTable`, renamed into place at the end), and
+   optionally upserted into the store, one transaction per partition.
+
+Peak memory is one partition's, not the file's. A model scores a customer from that
+customer's orders and the population statistics it froze at training (``feature_config``,
+``btyd_params``), so each customer's scores equal those of scoring the whole file at once.
+Rows come grouped by partition, each sorted by ``customer_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from features.errors import InputError
+from features.tables import drop_repeated_lines, iter_order_frames, paid_orders
+from serving.batch.output import StreamedTable
+from serving.batch.progress import BatchProgress
+from serving.batch.spill import (
+    DEFAULT_PARTITION_ROWS,
+    Partitions,
+    WorkDir,
+    estimate_rows,
+    partition_count,
+    spill_partitions,
+)
+from training.labels import DAY, as_of_day
+
+DEFAULT_FIT_ROWS = 3_000_000
+Log = Callable[[str], None]
+
+
+def stderr_log(message: str) -> None:
+    """The default `log`: one line on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def score_schema(horizons: tuple[int, ...] | list[int] = (7, 14, 30, 60, 90)) -> pa.Schema:
+    """Parquet types of the SPEC score columns (``training.predict.SCORE_COLUMNS``)."""
+    fields: list[tuple[str, pa.DataType]] = [("customer_id", pa.string()), ("as_of", pa.date32())]
+    fields += [(f"p_buy_{h}d", pa.float64()) for h in horizons]
+    fields += [
+        ("next_purchase_date", pa.date32()),
+        ("next_purchase_low", pa.date32()),
+        ("next_purchase_high", pa.date32()),
+        ("p_churn", pa.float64()),
+        ("predicted_value_365d", pa.float64()),
+        ("rfm_segment", pa.string()),
+        ("lifecycle_stage", pa.string()),
+        ("price_sensitivity", pa.string()),
+        ("depletion_date", pa.date32()),
+        ("reasons", pa.string()),
+        ("model_version", pa.string()),
+    ]
+    return pa.schema(fields)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch run did, for the one-line summary."""
+
+    customers: int
+    partitions: int
+    rows: int
+    seconds: float
+    out: Path
+    model: str
+
+    def summary(self, verb: str = "scored") -> str:
+        rate = self.rows / self.seconds if self.seconds > 0 else math.inf
+        return (
+            f"{verb} {self.customers:,} customers in {self.partitions} partitions "
+            f"({self.rows:,} order rows, {self.seconds:.1f} s, {rate:,.0f} rows/s) -> {self.out}"
+        )
+
+
+@contextmanager
+def partitioned_orders(
+    orders: Path,
+    as_of: dt.date,
+    target: Path,
+    *,
+    column_map: Mapping[str, str] | None = None,
+    partition_rows: int = DEFAULT_PARTITION_ROWS,
+) -> Iterator[Partitions]:
+    """The orders up to `as_of`, spilled into hash partitions in a scratch folder beside
+    `target`; the folder is removed when the block ends (InputError for bad input)."""
+    n_partitions = partition_count(estimate_rows(Path(orders)), partition_rows)
+    end = as_of_day(as_of) + DAY
+    batch_rows = max(min(partition_rows, 1_000_000), 10_000)
+
+    def up_to_as_of() -> Iterator[pd.DataFrame]:
+        for frame in iter_order_frames(orders, column_map, batch_rows):
+            yield frame.loc[frame["ordered_at"] < end]
+
+    with WorkDir(target) as work:
+        parts = spill_partitions(up_to_as_of(), work, n_partitions)
+        if len(parts) == 0:
+            raise InputError(f"no orders on or before {as_of}", path=orders)
+        yield parts
+
+
+def read_partition(parts: Partitions, index: int) -> pd.DataFrame:
+    """One partition's canonical orders, repeated order lines dropped."""
+    return drop_repeated_lines(parts.read(index))
+
+
+def training_history(parts: Partitions, fit_rows: int, log: Log = stderr_log) -> pd.DataFrame:
+    """The orders a model fitted now learns from: all of them when there are at most
+    `fit_rows`, else whole partitions (a hashed sample of customers) up to about that many."""
+    chosen: list[int] = []
+    rows = 0
+    for index, count in enumerate(parts.rows):
+        if chosen and rows + count > fit_rows:
+            break
+        chosen.append(index)
+        rows += count
+    if len(chosen) < len(parts):
+        log(
+            f"fitting on a hashed sample: {len(chosen)} of {len(parts)} partitions "
+            f"({rows:,} of {parts.total_rows:,} order rows; --fit-rows {fit_rows:,})"
+        )
+    return pd.concat([read_partition(parts, i) for i in chosen], ignore_index=True)
+
+
+def has_paid_customers(orders: pd.DataFrame) -> bool:
+    """Whether a partition has anyone to score (a paid order; rows are up to as_of)."""
+    return bool((orders["status"] == "paid").any())
+
+
+def score_partitions(
+    parts: Partitions,
+    model: Any,
+    as_of: dt.date,
+    products: pd.DataFrame | None,
+    *,
+    model_version: str,
+    on_scores: Callable[[int, pd.DataFrame, pd.DataFrame], None],
+    description: str = "scoring",
+) -> tuple[int, float]:
+    """Score each partition and hand its number, scores and orders to `on_scores`.
+
+    Returns the number of customers scored and the seconds taken.
+    """
+    from training.predict import score_customers
+
+    customers = 0
+    with BatchProgress(description, len(parts)) as bar:
+        for index in range(len(parts)):
+            orders = read_partition(parts, index)
+            if has_paid_customers(orders):
+                scores = score_customers(
+                    model, orders, as_of, products, model_version=model_version
+                )
+                on_scores(parts.numbers[index], scores, orders)
+                customers += len(scores)
+            bar.advance(parts.rows[index])
+    if customers == 0:
+        raise InputError(f"no paid orders on or before {as_of}")
+    return customers, bar.seconds
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """The model a batch scores with (``repurchase.model_choice.ChosenModel`` fields)."""
+
+    model: Any
+    products: pd.DataFrame | None
+    version: str
+    why: str
+
+
+def choose_batch_model(
+    choice: str,
+    as_of: dt.date,
+    parts: Partitions,
+    products: pd.DataFrame | None,
+    feature_config: Any = None,
+    *,
+    fit_rows: int = DEFAULT_FIT_ROWS,
+    log: Log = stderr_log,
+) -> ScoringModel:
+    """Resolve ``--model`` as :func:`repurchase.model_choice.choose_model` does; the history
+    a fitted model needs is read from the partitions only when it may be needed."""
+    from repurchase.model_choice import AUTO, FIT_NOW, choose_model
+    from repurchase.settings import get_settings
+
+    needs_history = choice in (AUTO, FIT_NOW)
+    history = (
+        training_history(parts, fit_rows, log) if needs_history else read_partition(parts, 0)[:0]
+    )
+    chosen = choose_model(choice, as_of, history, products, get_settings(), feature_config)
+    del history
+    frozen = getattr(chosen.model, "feature_config", None)
+    if frozen is None or getattr(frozen, "cycle_sku_intervals", None) is None:
+        log(
+            "note: this model was saved before the cycle fallbacks were frozen at training; "
+            "a customer's cycle may differ slightly from scoring the whole file at once"
+        )
+    return ScoringModel(chosen.model, chosen.products, chosen.version, chosen.why)
+
+
+def score_file(
+    orders: Path,
+    as_of: dt.date,
+    out: Path,
+    *,
+    model: str,
+    products: pd.DataFrame | None = None,
+    column_map: Mapping[str, str] | None = None,
+    feature_config: Any = None,
+    partition_rows: int = DEFAULT_PARTITION_ROWS,
+    fit_rows: int = DEFAULT_FIT_ROWS,
+    store_url: str | None = None,
+    save_model: Callable[[Any], None] | None = None,
+    log: Log = stderr_log,
+) -> BatchResult:
+    """Score every customer of the `orders` file at `as_of` into `out` (see module docstring).
+
+    `model` is a ``--model`` choice; `store_url` a database URL to upsert the scores into
+    (one transaction per partition; re-running updates the same rows).
+    """
+    started = time.perf_counter()
+    with partitioned_orders(
+        orders, as_of, out, column_map=column_map, partition_rows=partition_rows
+    ) as parts:
+        log(f"{parts.total_rows:,} order rows up to {as_of} in {len(parts)} partitions")
+        chosen = choose_batch_model(
+            model, as_of, parts, products, feature_config, fit_rows=fit_rows, log=log
+        )
+        log(f"model: {chosen.why}")
+        if save_model is not None:
+            save_model(chosen.model)
+        store = _store_writer(store_url)
+        horizons = tuple(getattr(chosen.model.model, "horizons", (7, 14, 30, 60, 90)))
+        with StreamedTable(out, score_schema(horizons)) as table:
+
+            def write(_number: int, scores: pd.DataFrame, _orders: pd.DataFrame) -> None:
+                table.write(scores)
+                if store is not None:
+                    store(scores)
+
+            customers, _ = score_partitions(
+                parts, chosen.model, as_of, chosen.products, model_version=chosen.version,
+                on_scores=write,
+            )  # fmt: skip
+    return BatchResult(
+        customers, len(parts), parts.total_rows, time.perf_counter() - started, out, chosen.why
+    )
+
+
+def _store_writer(store_url: str | None) -> Callable[[pd.DataFrame], None] | None:
+    """A function upserting one partition's scores in one transaction (None: no store)."""
+    if store_url is None:
+        return None
+    from serving.store import repository
+    from serving.store.db import make_engine, make_session_factory, migrate
+
+    engine = make_engine(store_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    scored_at = dt.datetime.now(dt.UTC)  # when, not as-of: the store's audit column
+
+    def upsert(scores: pd.DataFrame) -> None:
+        with sessions.begin() as session:
+            repository.save_scores(session, scores, scored_at=scored_at)
+
+    return upsert
+
+
+def last_paid_order(orders: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's last paid order time: ``customer_id``, ``ordered_at`` (UTC),
+    ``status`` (``paid``) — a stand-in orders frame for the planner's quiet period."""
+    paid = paid_orders(orders)
+    if paid.empty:
+        return paid[["customer_id", "ordered_at", "status"]]
+    last = paid.groupby("customer_id", sort=False, observed=True)["ordered_at"].max()
+    frame = last.reset_index()
+    frame["customer_id"] = frame["customer_id"].astype("string")
+    frame["status"] = pd.Series("paid", index=frame.index, dtype="string")
+    return frame
