@@ -35,6 +35,7 @@ ORDER_STATUSES = ("paid", "refunded", "cancelled")
 CHANNELS = ("email", "sms", "wechat")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+MAX_IDENTIFIER_LENGTH = 128  # as the API's Identifier: every id in a file can be sent to it
 
 ColumnMap = Mapping[str, str]
 
@@ -255,7 +256,13 @@ def _iter_raw_batches(
             raise InputError(_arrow_reason(exc), path=path) from None
         if batch.num_rows == 0:
             continue
-        frame = batch.to_pandas()
+        _refuse_nul_bytes(batch, path)
+        try:
+            frame = batch.to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+            raise InputError(
+                f"has a column pandas cannot hold ({_first_line(exc)})", path=path
+            ) from None
         frame.columns = [str(c).strip() for c in frame.columns]
         if column_map:
             frame = frame.rename(
@@ -281,6 +288,8 @@ def _csv_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
         raise InputError(_arrow_reason(exc), path=path) from None
+    except (OSError, EOFError) as exc:  # a truncated or corrupt .gz, an I/O error
+        raise InputError(f"cannot be read ({_first_line(exc)})", path=path) from None
     yield from reader
 
 
@@ -325,7 +334,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _refuse_nul_bytes(table: pa.Table, path: Path) -> None:
+def _refuse_nul_bytes(table: pa.Table | pa.RecordBatch, path: Path) -> None:
     """A NUL byte is never text: it marks a binary or corrupted export, and PostgreSQL cannot
     store it, so the file is refused here rather than failing half-loaded later."""
     for index, field in enumerate(table.schema):  # by position: names may repeat here
@@ -422,10 +431,14 @@ def _identifier(frame: pd.DataFrame, column: str, path: str | Path) -> pd.Series
     missing = values.isna() | (values == "")
     if missing.any():
         _fail(frame, missing, column, path, "has empty values")
-    # As in the API: an id with a line break or another control character is a broken export.
+    # As in the API: an id with a line break or another control character, or longer than
+    # the API accepts, is a broken export (a shifted column, a pasted document).
     control = values.str.contains(r"[\x00-\x1f\x7f]", regex=True)
     if control.any():
         _fail(frame, control, column, path, "has control characters (line break, tab, NUL...)")
+    too_long = values.str.len() > MAX_IDENTIFIER_LENGTH
+    if too_long.any():
+        _fail(frame, too_long, column, path, f"is longer than {MAX_IDENTIFIER_LENGTH} characters")
     return values
 
 

@@ -56,7 +56,23 @@ def project_config(ctx: typer.Context | None = None) -> ProjectConfig:
         path = ctx.obj["config"]
     elif os.environ.get("REPURCHASE_CONFIG_FILE"):
         path = Path(os.environ["REPURCHASE_CONFIG_FILE"])
-    return load_project_config(path)
+    config = load_project_config(path)
+    _check_feature_table(config, path)
+    return config
+
+
+def _check_feature_table(config: ProjectConfig, path: Path | None) -> None:
+    """Refuse a bad ``[features]`` table here, naming the config file, before any work."""
+    from pydantic import ValidationError
+
+    from features.config import FeatureConfig
+
+    try:
+        FeatureConfig(**config.features)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "features"
+        raise InputError(f"[features] {where}: {first['msg']}", path=path) from None
 
 
 @contextmanager

@@ -1,0 +1,212 @@
+"""The malformed-file corpus through every command that reads that kind of file.
+
+Each file in `tests/data/bad_inputs/<kind>/` (README.md there says what is wrong with it) must
+end every command that reads a `<kind>` file with exit code 2, exactly one stderr line naming
+the file and the problem, no traceback, nothing on stdout, and no output file or temporary
+leftover in the working folder. The other inputs of each command are valid
+(`tests/data/bad_inputs/valid/`), so the bad file is the only reason to fail.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import AS_OF, EXPECTED, VALID, assert_rejected, invoke
+
+Commands = dict[str, list[str]]
+
+
+def orders_commands(bad: Path) -> Commands:
+    """Every command that reads an orders file, with `bad` as that file."""
+    orders = ["--orders", str(bad), "--as-of", AS_OF]
+    return {
+        "features": ["features", *orders, "--out", "features.csv"],
+        "score": ["score", *orders, "--out", "scores.csv", "--model", "fit"],
+        "plan": ["plan", *orders, "--out", "plan.csv", "--scores", str(VALID / "scores.csv")],
+        "plan-fit": ["plan", *orders, "--out", "plan.parquet", "--model", "fit"],
+        "train": ["train", "--orders", str(bad), "--as-of", AS_OF],
+        "backtest": ["backtest", *orders, "--report", "r.html", "--metrics", "m.json"],
+    }
+
+
+def products_commands(bad: Path) -> Commands:
+    orders = ["--orders", str(VALID / "orders.csv"), "--as-of", AS_OF, "--products", str(bad)]
+    return {
+        "features": ["features", *orders, "--out", "features.csv"],
+        "score": ["score", *orders, "--out", "scores.csv", "--model", "fit"],
+        "plan": ["plan", *orders, "--out", "plan.csv", "--model", "fit"],
+        "train": ["train", *orders],
+        "backtest": ["backtest", *orders, "--report", "r.html", "--metrics", "m.json"],
+    }
+
+
+def plan_with(option: str) -> Callable[[Path], Commands]:
+    """`plan` with valid orders and scores and `bad` given to `option`."""
+
+    def commands(bad: Path) -> Commands:
+        args = ["plan", "--orders", str(VALID / "orders.csv"), "--as-of", AS_OF]
+        args += ["--out", "plan.csv"]
+        if option != "--scores":
+            args += ["--scores", str(VALID / "scores.csv")]
+        return {"plan": [*args, option, str(bad)]}
+
+    return commands
+
+
+def policy_commands(bad: Path) -> Commands:
+    return {
+        **plan_with("--policy")(bad),
+        "policy show": ["policy", "show", "--policy", str(bad)],
+    }
+
+
+def config_commands(bad: Path) -> Commands:
+    """`--config` is read by every command that reads a table."""
+    config = ["--config", str(bad)]
+    return {
+        name: [*config, *args]
+        for name, args in orders_commands(VALID / "orders.csv").items()
+        if name != "plan-fit"
+    }
+
+
+COMMANDS: dict[str, Callable[[Path], Commands]] = {
+    "orders": orders_commands,
+    "products": products_commands,
+    "customers": plan_with("--customers"),
+    "contacts": plan_with("--contacts"),
+    "scores": plan_with("--scores"),
+    "policy": policy_commands,
+    "config": config_commands,
+}
+
+CASES = [
+    pytest.param(kind, name, fragment, id=f"{kind}/{name}")
+    for kind, files in EXPECTED.items()
+    for name, fragment in files.items()
+]
+
+
+def check_every_command(kind: str, bad: Path, fragment: str, workdir: Path) -> None:
+    before = sorted(workdir.iterdir())
+    for label, args in COMMANDS[kind](bad).items():
+        outcome = invoke(args)
+        try:
+            assert_rejected(outcome, bad.name, fragment)
+        except AssertionError as failure:
+            raise AssertionError(f"`repurchase {label}` on {kind} {bad.name}: {failure}") from None
+        assert sorted(workdir.iterdir()) == before, f"{label} left files behind"
+
+
+@pytest.mark.parametrize(("kind", "name", "fragment"), CASES)
+def test_a_corpus_file_is_refused_by_every_command_reading_it(
+    kind: str, name: str, fragment: str, workdir: Path
+) -> None:
+    check_every_command(kind, VALID.parent / kind / name, fragment, workdir)
+
+
+def huge_field(folder: Path) -> Path:
+    """A row whose quoted customer_id is 3 MB long: no CSV block can hold it."""
+    path = folder / "huge_field.csv"
+    path.write_text(
+        "customer_id,ordered_at,amount\nC1,2025-03-01,1\n" + f'"{"x" * 3_000_000}",2025-03-02,1\n'
+    )
+    return path
+
+
+def folder_named_csv(folder: Path) -> Path:
+    path = folder / "orders.csv"
+    path.mkdir()
+    return path
+
+
+def missing_file(folder: Path) -> Path:
+    return folder / "no_such_orders.csv"
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [(huge_field, ""), (folder_named_csv, "folder"), (missing_file, "not found")],
+    ids=["huge_field", "folder_named_csv", "missing_file"],
+)
+def test_inputs_made_at_run_time_are_refused_by_every_orders_command(
+    make: Callable[[Path], Path], fragment: str, workdir: Path, tmp_path: Path
+) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    check_every_command("orders", make(inputs), fragment, workdir)
+    for kind in ("products", "customers", "contacts", "scores", "policy"):
+        check_every_command(kind, missing_file(inputs), "not found", workdir)
+
+
+def test_the_valid_companions_are_accepted(workdir: Path) -> None:
+    """The corpus's other inputs are valid, so a refusal above is the bad file's doing."""
+    outcome = invoke(
+        [
+            "plan",
+            *("--orders", str(VALID / "orders.csv"), "--as-of", AS_OF, "--out", "plan.csv"),
+            *("--scores", str(VALID / "scores.csv")),
+            *("--customers", str(VALID / "customers.csv")),
+            *("--contacts", str(VALID / "contacts.csv")),
+        ]
+    )
+    assert (outcome.exit_code, outcome.crash) == (0, None), outcome.stderr
+    assert (workdir / "plan.csv").stat().st_size > 0
+    outcome = invoke(
+        [
+            "features",
+            *("--orders", str(VALID / "orders.csv"), "--as-of", AS_OF, "--out", "f.csv"),
+            *("--products", str(VALID / "products.csv")),
+        ]
+    )
+    assert (outcome.exit_code, outcome.crash) == (0, None), outcome.stderr
+    assert (workdir / "f.csv").read_text().count("\n") == 1 + 7  # header + 7 customers by AS_OF
+
+
+def test_a_utf8_bom_is_not_an_error(workdir: Path) -> None:
+    """Excel writes a byte-order mark; the first column must still be `customer_id`."""
+    path = workdir.parent / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (VALID / "orders.csv").read_bytes())
+    for orders, out in ((path, "bom.csv"), (VALID / "orders.csv", "plain.csv")):
+        outcome = invoke(["features", "--orders", str(orders), "--as-of", AS_OF, "--out", out])
+        assert (outcome.exit_code, outcome.crash) == (0, None), outcome.stderr
+    assert (workdir / "bom.csv").read_text() == (workdir / "plain.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "args"),
+    [
+        ("orders", "binary_garbage.csv", ["score", "--model", "fit"]),
+        ("orders", "truncated.parquet", ["plan", "--scores", str(VALID / "scores.csv")]),
+        ("orders", "nul_bytes.csv", ["features"]),
+    ],
+)
+def test_the_installed_command_answers_the_same_in_a_real_process(
+    kind: str, name: str, args: list[str], tmp_path: Path
+) -> None:
+    """A handful through `python -m repurchase`: what a user's shell sees, interpreter and all."""
+    bad = tmp_path / name
+    shutil.copyfile(VALID.parent / kind / name, bad)
+    out = tmp_path / "out.csv"
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "repurchase", args[0], "--orders", str(bad)),
+            *("--as-of", AS_OF, "--out", str(out), *args[1:]),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
