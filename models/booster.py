@@ -15,7 +15,7 @@ on the anchor instead of trusting the trees.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightgbm as lgb
@@ -59,6 +59,13 @@ def monotone_vector(columns: list[str], constraints: Mapping[str, int] | None) -
     return [int(constraints.get(column, 0)) for column in columns]
 
 
+def local_booster(booster: Any) -> Any:
+    """A booster trained elsewhere (a Dask estimator's ``to_local()``) as a plain LightGBM
+    one: it then predicts on in-memory arrays and pickles without the cluster."""
+    to_local = getattr(booster, "to_local", None)
+    return to_local() if callable(to_local) else booster
+
+
 class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
     """Binary LightGBM classifier with Platt calibration on the newest snapshot.
 
@@ -68,6 +75,9 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
 
     `anchor`: optional column of `X` holding a probability to stack with the booster in the
     calibration; `anchor_sign` -1 uses ``1 - anchor`` (e.g. churn from a P(buy) column).
+
+    `estimator_class`: the LightGBM scikit-learn class to train the booster with (None:
+    ``lgb.LGBMClassifier``), e.g. a Dask one (see :mod:`training.distributed`).
     """
 
     def __init__(
@@ -81,6 +91,7 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         n_jobs: int = 1,
         anchor: str | None = None,
         anchor_sign: int = 1,
+        estimator_class: Callable[..., Any] | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -91,6 +102,7 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.anchor = anchor
         self.anchor_sign = anchor_sign
+        self.estimator_class = estimator_class
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray | pd.Series, cutoffs: np.ndarray | pd.Series
@@ -103,7 +115,8 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         newest = cutoffs.max()
         calibrate = cutoffs == newest
         train = ~calibrate if (~calibrate).any() else calibrate
-        self.booster_ = lgb.LGBMClassifier(
+        make_booster = self.estimator_class or lgb.LGBMClassifier
+        self.booster_ = make_booster(
             objective="binary",
             monotone_constraints=monotone_vector(list(X.columns), self.monotone_constraints),
             **lightgbm_params(
@@ -116,6 +129,7 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
             ),
         )
         self.booster_.fit(X.loc[train].to_numpy(dtype=float), y[train].astype(int))
+        self.booster_ = local_booster(self.booster_)
         self.calibration_cutoff_ = pd.Timestamp(newest) if train is not calibrate else None
         self.calibrator_: PlattCalibrator | StackedCalibrator | None = None
         self.anchor_used_ = self.anchor is not None and self.anchor in X.columns

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,10 +94,13 @@ def train_and_register(
     products: pd.DataFrame | None = None,
     source: Path | None = None,
     report_dir: Path | None = None,
+    fit: Callable[..., Any] | None = None,
 ) -> TrainOutcome:
     """Backtest, fit on everything up to `as_of`, log one run and register a challenger.
 
-    With `report_dir`, the HTML backtest report is also kept there (besides the run).
+    With `report_dir`, the HTML backtest report is also kept there (besides the run). `fit`
+    replaces :func:`training.train.fit_model` for the registered model (same arguments and
+    result type), e.g. :func:`training.distributed.train_with_dask`.
     """
     from training.backtest import run_backtest
     from training.report import write_report
@@ -106,7 +109,7 @@ def train_and_register(
     backtest_as_of = as_of - dt.timedelta(days=EVALUATION_DAYS)
     # Evaluate first: the model's recorded quality comes from data it did not see.
     result = run_backtest(orders, backtest_as_of, products)
-    model = fit_model(orders, as_of, products)
+    model = (fit or fit_model)(orders, as_of, products)
 
     client = configure_tracking(settings)
     experiment_id = ensure_experiment(client, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,13 @@ ProductsOption = Annotated[
 ]
 
 
+class Engine(StrEnum):
+    """Where the model trains."""
+
+    local = "local"
+    dask = "dask"
+
+
 def register(app: typer.Typer) -> None:
     """Add `train` and `promote` to the `repurchase` app."""
     app.command("train")(train)
@@ -34,6 +42,22 @@ def train(
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Train on data up to this day (default: last order day)."),
+    ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this process; dask: build features and train the boosters on a Dask "
+            "cluster (the backtest stays local).",
+        ),
+    ] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address, e.g. tcp://host:8786 (with --engine dask; "
+            "default: a local cluster of two worker processes).",
+        ),
     ] = None,
 ) -> None:
     """Backtest, train on data up to AS_OF, log the run to MLflow, register a challenger."""
@@ -50,8 +74,19 @@ def train(
             "needs at least 180 days of orders before --as-of to train and backtest",
             path=orders,
         )
+    if scheduler is not None and engine is not Engine.dask:
+        from features.errors import InputError
+
+        raise InputError("--scheduler needs --engine dask")
+    fit = None
+    if engine is Engine.dask:
+        from functools import partial
+
+        from training.distributed import train_with_dask
+
+        fit = partial(train_with_dask, scheduler=scheduler)
     outcome = train_and_register(
-        order_frame, cutoff, get_settings(), products=product_frame, source=orders
+        order_frame, cutoff, get_settings(), products=product_frame, source=orders, fit=fit
     )
     auc30 = outcome.metrics.get("model.p_buy_30d.roc_auc", float("nan"))
     typer.echo(

@@ -1,0 +1,270 @@
+"""Train on a Dask cluster with the same feature and model code as :func:`training.train.fit_model`.
+
+The orders are partitioned by ``customer_id`` (every order of a customer in one partition).
+Each partition builds its own training snapshots, its features at ``as_of`` and its BTYD
+summary with the single-process functions; the client stacks them and fits the boosters with
+LightGBM's own Dask estimators (``DaskLGBMClassifier``), one data chunk per worker. The
+calibrators are small and are fitted locally on the held-out slice, as in the local engine.
+The result is a plain :class:`training.train.TrainedModel` (boosters converted with
+``to_local()``): it scores, pickles and registers without a cluster.
+
+What differs from the local engine, and why:
+
+- per-snapshot population statistics (RFM split medians, the most used channels and
+  categories, the shop pace, the BG/NBD and Pareto/NBD fits of each training snapshot) are
+  those of the partition, not of the whole shop. They are training-time inputs only: the
+  statistics a model scores with (``feature_config``, ``btyd_params``) are fixed on the whole
+  population at ``as_of``, as :func:`fit_model` does;
+- LightGBM's data-parallel training over several workers finds bins and splits from the
+  merged worker histograms, so the trees are close to, not identical with, a local fit;
+- the value regressor trains locally: :meth:`models.repurchase.RepurchaseModel.fit` builds it
+  inline (only its classifiers have a construction hook, ``_classifier``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from dask.distributed import Client, LocalCluster
+from lightgbm.dask import DaskLGBMClassifier
+
+from features.errors import InputError
+from features.tables import paid_orders
+from models.baselines.summary import customer_summary
+from models.booster import SliceCalibratedClassifier
+from models.btyd_features import add_btyd_features, fit_btyd_params
+from models.repurchase import HORIZONS, RepurchaseModel
+from training.labels import as_of_day, orders_up_to
+from training.snapshots import build_training_frame, default_feature_builder
+from training.train import CHURN_DAYS, TrainedModel
+
+LOCAL_WORKERS = 2
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, *, workers: int = LOCAL_WORKERS) -> Iterator[Client]:
+    """A client of the scheduler at `scheduler` (``tcp://host:8786``), or of a new
+    ``LocalCluster`` of `workers` single-threaded processes that is closed on exit."""
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def worker_count(client: Client) -> int:
+    """How many workers the cluster has now (at least 1)."""
+    return max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+
+
+def partition_by_customer(orders: pd.DataFrame, partitions: int) -> Any:
+    """`orders` as a Dask DataFrame of `partitions` partitions, every customer's orders in one.
+
+    Required column: ``customer_id``. The rows are hash-shuffled on ``customer_id``, so
+    per-customer feature code runs on each partition unchanged.
+    """
+    import dask.dataframe as dd
+
+    if "customer_id" not in orders:
+        raise InputError("orders need a customer_id column")
+    frame = dd.from_pandas(orders.reset_index(drop=True), npartitions=partitions, sort=False)
+    return frame.shuffle(on="customer_id", npartitions=partitions)
+
+
+def has_customers(orders: pd.DataFrame, as_of: dt.date | str | pd.Timestamp) -> bool:
+    """Whether `orders` hold a paid order on or before `as_of` (the feature code's minimum)."""
+    return not paid_orders(orders_up_to(orders, as_of_day(as_of))).empty
+
+
+class ArrayDaskLGBMClassifier(DaskLGBMClassifier):
+    """``DaskLGBMClassifier`` that takes in-memory arrays, as :class:`SliceCalibratedClassifier`
+    passes them, and spreads their rows over the workers in one chunk each."""
+
+    def fit(self, X: Any, y: Any = None, **kwargs: Any) -> ArrayDaskLGBMClassifier:  # type: ignore[override]
+        """Fit on the cluster of ``self.client`` (the default client when none was given)."""
+        from dask.distributed import default_client
+
+        client = self.client if self.client is not None else default_client()
+        data, label = _spread_rows(client, np.asarray(X), np.asarray(y))
+        super().fit(data, label, **kwargs)
+        return self
+
+
+def _spread_rows(client: Client, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    """`X` and `y` as Dask arrays with one row chunk per worker, each chunk on its worker
+    (LightGBM trains on the workers that hold data, so the chunks must not share one)."""
+    import dask.array as da
+
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    size = max(1, math.ceil(len(X) / max(1, len(workers))))
+    starts = range(0, len(X), size)
+    x_chunks, y_chunks = [], []
+    for index, start in enumerate(starts):
+        worker = workers[index % len(workers)]
+        x_part, y_part = X[start : start + size], y[start : start + size]
+        x_future = client.scatter(x_part, workers=[worker])
+        y_future = client.scatter(y_part, workers=[worker])
+        x_chunks.append(da.from_delayed(x_future, shape=x_part.shape, dtype=x_part.dtype))
+        y_chunks.append(da.from_delayed(y_future, shape=y_part.shape, dtype=y_part.dtype))
+    return da.concatenate(x_chunks), da.concatenate(y_chunks)
+
+
+class _DaskBoostedRepurchaseModel(RepurchaseModel):
+    """:class:`RepurchaseModel` whose classifiers train on the Dask cluster."""
+
+    def _classifier(
+        self, columns: Sequence[str], days: int, anchor_sign: int = 1
+    ) -> SliceCalibratedClassifier:
+        classifier = super()._classifier(columns, days, anchor_sign)
+        classifier.estimator_class = ArrayDaskLGBMClassifier
+        return classifier
+
+
+def _plain_model(fitted: RepurchaseModel) -> RepurchaseModel:
+    """`fitted` as a plain RepurchaseModel without references to Dask classes, so that it
+    unpickles (e.g. behind the API or MLflow) where Dask is not installed."""
+    model = RepurchaseModel(**fitted.get_params())
+    model.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    for classifier in [*model.timing_.values(), model.churn_]:
+        if classifier is not None:
+            classifier.estimator_class = None
+    return model
+
+
+def _partition_inputs(
+    orders: pd.DataFrame,
+    end: pd.Timestamp,
+    products: pd.DataFrame | None,
+    config: Any,
+    step_days: int,
+    max_snapshots: int,
+    use_btyd_features: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One partition's training snapshots, features at `end` and BTYD summary at `end`."""
+    if not has_customers(orders, end):
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    training = build_training_frame(
+        orders,
+        end,
+        products,
+        config=config,
+        step_days=step_days,
+        max_snapshots=max_snapshots,
+        horizons=HORIZONS,
+        churn_days=CHURN_DAYS,
+        extra_features=add_btyd_features if use_btyd_features else None,
+    )
+    at_end = default_feature_builder()(orders_up_to(orders, end), end, products, config)
+    summary = customer_summary(orders, end)
+    return training, at_end, summary
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Partition frames stacked; a share column a partition lacks (nobody there used that
+    channel or category) is a share of 0, as the whole-shop frame would have it."""
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return pd.DataFrame()
+    stacked = pd.concat(frames, ignore_index=True)
+    shares = [c for c in stacked.columns if c.startswith(("channel_share_", "category_share_"))]
+    stacked[shares] = stacked[shares].fillna(0.0)
+    return stacked
+
+
+def train_with_dask(
+    orders: pd.DataFrame,
+    as_of: dt.date | str | pd.Timestamp,
+    products: pd.DataFrame | None = None,
+    *,
+    config: Any = None,
+    step_days: int = 21,
+    max_snapshots: int = 12,
+    use_btyd_features: bool = True,
+    model: RepurchaseModel | None = None,
+    scheduler: str | None = None,
+    partitions: int | None = None,
+) -> TrainedModel:
+    """:func:`training.train.fit_model` on a Dask cluster (see the module docstring).
+
+    `orders` is the canonical frame (``features.tables.read_orders``); `model` an unfitted
+    :class:`RepurchaseModel` whose settings to use (None: the defaults); `scheduler` the
+    address of a running scheduler (None: a ``LocalCluster`` of two processes, closed
+    afterwards); `partitions` how many customer partitions to build features in (default:
+    one per worker: every partition fits its own BTYD models per snapshot, and those fits
+    cost about as much on a small partition as on a large one).
+    """
+    from features.pipeline import model_feature_columns
+    from features.population import population_config
+
+    end = as_of_day(as_of)
+    history = orders_up_to(orders, end)
+    with dask_client(scheduler) as client:
+        count = partitions or worker_count(client)
+        shared_products = client.scatter(products, broadcast=True) if products is not None else None
+        parts = partition_by_customer(history, count).to_delayed()
+        futures = client.compute(
+            [
+                _delayed_inputs(
+                    part, end, shared_products, config, step_days, max_snapshots, use_btyd_features
+                )
+                for part in parts
+            ]
+        )
+        results = client.gather(futures)
+        training = _stack([r[0] for r in results])
+        if training.empty:
+            raise InputError(f"no paid orders early enough before {end.date()} to learn from")
+        # the local engine's row order (snapshots newest first, customers sorted), so that
+        # equal features give LightGBM equal input
+        training = training.sort_values(
+            ["cutoff", "customer_id"], ascending=[False, True], kind="stable"
+        ).reset_index(drop=True)
+        label_columns = [c for c in training.columns if c.startswith("label_")]
+        columns = model_feature_columns(training.drop(columns=["cutoff", *label_columns]))
+        settings = model.get_params() if model is not None else {"churn_days": CHURN_DAYS}
+        estimator = _DaskBoostedRepurchaseModel(**settings).fit(
+            training[columns].astype(float), training[label_columns], training["cutoff"]
+        )
+    at_end = _stack([r[1] for r in results])
+    summary = pd.concat([r[2] for r in results if not r[2].empty])
+    return TrainedModel(
+        model=_plain_model(estimator),
+        btyd_params=(
+            fit_btyd_params(summary["frequency"], summary["recency"], summary["T"])
+            if use_btyd_features
+            else None
+        ),
+        trained_as_of=end.date(),
+        feature_config=population_config(at_end, history, end, products, config, columns),
+        use_btyd_features=use_btyd_features,
+        snapshot_cutoffs=sorted(c.date() for c in training["cutoff"].unique()),
+        n_training_rows=len(training),
+    )
+
+
+def _delayed_inputs(
+    part: Any,
+    end: pd.Timestamp,
+    products: Any,
+    config: Any,
+    step_days: int,
+    max_snapshots: int,
+    use_btyd_features: bool,
+) -> Any:
+    import dask
+
+    return dask.delayed(_partition_inputs, pure=True)(
+        part, end, products, config, step_days, max_snapshots, use_btyd_features
+    )
