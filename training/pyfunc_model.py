@@ -78,8 +78,6 @@ class RepurchasePyfunc(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        from training.predict import score_customers
-
         params = params or {}
         orders = canonical_orders(pd.DataFrame(model_input), source="model input")
         as_of_text = str(params.get("as_of") or "")
@@ -87,7 +85,18 @@ class RepurchasePyfunc(PythonModel):
             dt.date.fromisoformat(as_of_text) if as_of_text else orders["ordered_at"].max().date()
         )
         version = str(params.get("model_version") or "unversioned")
-        return score_customers(self.model, orders, as_of, self.products, model_version=version)
+        return self.score(orders, as_of, version)
+
+    def score(self, orders: pd.DataFrame, as_of: dt.date, model_version: str) -> pd.DataFrame:
+        """`predict` for a caller in this process holding order rows with the canonical dtypes
+        (the HTTP API): validated like an orders file, but without MLflow's schema enforcement
+        and the naive-time round trip, which cost the API a fifth of its scoring time."""
+        from training.predict import score_customers
+
+        orders = canonical_orders(orders, source="model input")
+        return score_customers(
+            self.model, orders, as_of, self.products, model_version=model_version
+        )
 
 
 def to_model_input(orders: pd.DataFrame) -> pd.DataFrame:

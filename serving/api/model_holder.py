@@ -23,7 +23,7 @@ import pandas as pd
 
 from repurchase.settings import Settings
 from serving.api.batching import FrameBatcher, Frames, Parts, concat_parts, split_by_customer
-from training.pyfunc_model import to_model_input
+from training.pyfunc_model import RepurchasePyfunc, to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,7 @@ class ModelHolder:
         current = context.model
         orders, *others = context.build(batch)
         assert orders is not None
-        params = {"as_of": as_of.isoformat(), "model_version": current.info.version or ""}
-        scores = pd.DataFrame(current.model.predict(to_model_input(orders), params=params))
+        scores = _predict(current, orders, as_of)
         plan = None
         if context.planner is not None:
             customers, contacts = [*others, None, None][:2]
@@ -227,6 +226,21 @@ class ModelHolder:
             loaded_at=dt.datetime.now(dt.UTC),
             metrics=metrics,
         )
+
+
+def _predict(current: LoadedModel, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Scores from the pyfunc; for the product's own model, through its in-process `score`
+    (same result, without MLflow's per-call input conversion)."""
+    version = current.info.version or ""
+    python_model = None
+    try:  # only Python-function models can be unwrapped; anything else raises
+        python_model = current.model.unwrap_python_model()
+    except Exception:
+        python_model = None
+    if isinstance(python_model, RepurchasePyfunc):
+        return python_model.score(orders, as_of, version)
+    params = {"as_of": as_of.isoformat(), "model_version": version}
+    return pd.DataFrame(current.model.predict(to_model_input(orders), params=params))
 
 
 def _name_and_alias(uri: str, default_name: str) -> tuple[str, str | None]:

@@ -9,6 +9,7 @@ must not leave a version behind.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -27,6 +28,8 @@ from mlflow.tracking import MlflowClient
 
 from features.tables import read_orders
 from repurchase.sample_shop import generate_shop, write_shop
+from repurchase.settings import get_settings
+from serving.api.model_holder import ModelHolder
 from training.pyfunc_model import to_model_input
 
 CLI = [sys.executable, "-m", "repurchase"]
@@ -129,6 +132,15 @@ def test_pyfunc_champion_equals_repurchase_score(registry: Registry) -> None:
     )
     for column in ("customer_id", "next_purchase_date", "rfm_segment", "model_version"):
         assert from_cli[column].astype(str).tolist() == from_pyfunc[column].astype(str).tolist()
+
+    # The API scores through the model's in-process `score` (no MLflow input conversion):
+    # the same rows, to the last digit.
+    holder = ModelHolder(get_settings(), uri="champion", loader=lambda uri: (model, "1"))
+    holder.load()
+    from_api = holder.score(orders, dt.date.fromisoformat(registry.as_of))
+    pd.testing.assert_frame_equal(
+        from_api.reset_index(drop=True), pd.DataFrame(from_pyfunc).reset_index(drop=True)
+    )
 
 
 def test_a_worse_challenger_does_not_take_champion_without_force(registry: Registry) -> None:
