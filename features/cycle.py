@@ -219,7 +219,7 @@ def frozen_sku_intervals(intervals: dict[str, float], sku_names: object) -> Floa
     """Per SKU code of a frame (``sku_names``), the frozen typical interval (NaN: unknown)."""
     names = pd.Index(pd.Series(sku_names, dtype="string"))
     series = pd.Series(intervals, dtype=np.float64)
-    out: FloatArray = series.reindex(names).to_numpy(dtype=np.float64, na_value=np.nan)
+    out: FloatArray = np.asarray(series.reindex(names), dtype=np.float64)
     return out
 
 

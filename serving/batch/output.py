@@ -56,17 +56,19 @@ class StreamedTable:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are shared
-        if not is_csv(self.path):
-            self._writer = pq.ParquetWriter(self._tmp, self.schema)
         return self
 
     def write(self, frame: pd.DataFrame) -> None:
         """Append `frame`'s rows (columns in `schema` order)."""
         assert self._tmp is not None, "use StreamedTable as a context manager"
         frame = frame[self.schema.names]
-        if self._writer is not None:
+        if not is_csv(self.path):
             table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
-            self._writer.write_table(table)
+            if self._writer is None:
+                # the first partition's pandas metadata (column dtypes) goes with the file,
+                # so readers get the dtypes a whole-frame `to_parquet` would give them
+                self._writer = pq.ParquetWriter(self._tmp, table.schema)
+            self._writer.write_table(table.replace_schema_metadata(self._writer.schema.metadata))
         else:
             frame.to_csv(self._tmp, mode="a", header=self.rows == 0, index=False)
         self.rows += len(frame)
@@ -79,6 +81,8 @@ class StreamedTable:
     ) -> None:
         assert self._tmp is not None
         try:
+            if self._writer is None and exc_type is None and not is_csv(self.path):
+                self._writer = pq.ParquetWriter(self._tmp, self.schema)
             if self._writer is not None:
                 self._writer.close()
             if exc_type is None:

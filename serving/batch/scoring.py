@@ -108,7 +108,7 @@ def partitioned_orders(
     `target`; the folder is removed when the block ends (InputError for bad input)."""
     n_partitions = partition_count(estimate_rows(Path(orders)), partition_rows)
     end = as_of_day(as_of) + DAY
-    batch_rows = max(min(partition_rows, 1_000_000), 10_000)
+    batch_rows = max(min(partition_rows, 1_000_000), 1_000)
 
     def up_to_as_of() -> Iterator[pd.DataFrame]:
         for frame in iter_order_frames(orders, column_map, batch_rows):

@@ -1,0 +1,67 @@
+"""`plan_file` plans partition by partition and applies capacity once: the whole-file plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.tables import read_contacts, read_customers
+from serving.batch.planning import plan_file
+from serving.policy import PLAN_COLUMNS, build_plan, policy_from_mapping
+from training.labels import orders_up_to
+from training.predict import score_customers
+from training.train import TrainedModel
+
+from .conftest import AS_OF
+
+# capacities small enough to bind on this shop: contacts move to later days and compete there
+POLICY = {"daily_capacity": {"email": 4, "sms": 2, "wechat": 3}, "plan_days": 45}
+
+
+@pytest.fixture(scope="module")
+def whole_file_scores(
+    shop_orders: pd.DataFrame, shop_products: pd.DataFrame, batch_model: TrainedModel
+) -> pd.DataFrame:
+    history = orders_up_to(shop_orders, AS_OF)
+    return score_customers(batch_model, history, AS_OF, shop_products, model_version="model")
+
+
+@pytest.mark.parametrize("with_score_file", [False, True])
+def test_partitioned_plan_equals_the_whole_file_plan(
+    with_score_file: bool,
+    shop_files: dict[str, Path],
+    shop_orders: pd.DataFrame,
+    shop_products: pd.DataFrame,
+    whole_file_scores: pd.DataFrame,
+    model_file: Path,
+    tmp_path: Path,
+) -> None:
+    policy = policy_from_mapping(POLICY)
+    customers = read_customers(shop_files["customers"])
+    contacts = read_contacts(shop_files["contacts"])
+    expected = build_plan(
+        whole_file_scores, as_of=AS_OF, orders=shop_orders, customers=customers,
+        contacts=contacts, policy=policy,
+    )  # fmt: skip
+    scores = whole_file_scores.sample(frac=1.0, random_state=0) if with_score_file else None
+    out = tmp_path / "plan.parquet"
+    result = plan_file(
+        shop_files["orders"], AS_OF, out, policy=policy, model=str(model_file), scores=scores,
+        products=shop_products, customers=customers, contacts=contacts, partition_rows=600,
+        log=lambda _message: None,
+    )  # fmt: skip
+
+    assert result.batch.partitions >= 4
+    assert result.batch.customers == len(whole_file_scores)
+    uncapped = build_plan(
+        whole_file_scores, as_of=AS_OF, orders=shop_orders, customers=customers,
+        contacts=contacts, policy=policy.model_copy(update={"daily_capacity": {}}),
+    )  # fmt: skip
+    per_day = uncapped.loc[~uncapped["holdout"]].groupby(["contact_on", "channel"]).size()
+    assert (per_day > 4).sum() >= 3  # capacity binds on several days: contacts move
+    pd.testing.assert_frame_equal(result.plan.reset_index(drop=True), expected, rtol=1e-9)
+    written = pd.read_parquet(out)
+    assert list(written.columns) == PLAN_COLUMNS
+    assert len(written) == len(expected)
