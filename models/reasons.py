@@ -5,16 +5,34 @@ into one contribution per feature (TreeSHAP). The three features with the larges
 contribution become the reasons, each phrased from the customer's own values and marked with
 the direction it pushes the forecast, e.g.
 ``last order 95 days ago (late for a 30-day cycle) (lowers)``.
+
+TreeSHAP costs far more than a prediction (LightGBM: ~0.4 ms per row for 150 trees of 15
+leaves, 20 minutes for 3.5 million customers). :func:`tree_contributions` gives the same
+numbers much faster, because a tree's contributions for a row depend on the row only through
+the direction it takes at each of the tree's splits (TreeSHAP follows the row's direction
+for the features in a coalition and both children, weighted by their training counts, for
+the others). Rows that agree on every split of a tree get the same contributions from it; a
+15-leaf tree has at most 2^14 such patterns and a real frame shows a few hundred. So per
+tree: the split directions of every row as one integer (vectorised numpy), LightGBM's own
+``pred_contrib`` for one row per distinct pattern and that one tree, and a gather-add back to
+all rows. The sum over trees is LightGBM's, up to float rounding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 Phrase = Callable[[pd.DataFrame], pd.Series]
+
+# LightGBM's kZeroThreshold: |x| <= this is "zero" for a split whose missing type is Zero
+_ZERO = 1e-35
+# above this many splits in one tree, the patterns are too many to enumerate: LightGBM does it
+_MAX_SPLITS = 62
+_DENSE_KEYS = 20  # up to 2^20 patterns, distinct ones are found with a lookup table, no sort
 
 
 def _number(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -99,3 +117,123 @@ def describe_reasons(
     for part in parts[1:]:
         joined = joined + "; " + part
     return pd.Series(joined.to_numpy(), index=features.index, dtype="string")
+
+
+def tree_contributions(booster: Any, values: np.ndarray) -> np.ndarray:
+    """``booster.predict(values, pred_contrib=True)`` without the bias column, shape
+    (n_rows, n_features), computed per distinct split pattern (module docstring).
+
+    `booster` is a binary ``lightgbm.Booster`` with numerical splits only; `values` float64,
+    columns in the booster's feature order. Any other model falls back to LightGBM itself.
+    """
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    n_rows, n_features = values.shape
+    if n_rows == 0:
+        return np.zeros((0, n_features))
+    trees = _numerical_trees(booster)
+    if trees is None or booster.num_model_per_iteration() != 1:
+        return np.asarray(booster.predict(values, pred_contrib=True))[:, :-1]
+    columns = _Columns(values)
+    out = np.zeros((n_features, n_rows))  # one contiguous row per feature: fast adds
+    for index, splits in enumerate(trees):
+        if not splits:
+            continue  # a single leaf: only the bias, which the reasons do not use
+        pattern = _split_pattern(columns, splits)
+        distinct, rows = _distinct(pattern, len(splits))
+        representative = np.empty(len(distinct), dtype=np.int64)
+        representative[rows] = np.arange(n_rows)  # any row of a pattern stands for all
+        per_pattern = np.asarray(
+            booster.predict(
+                values[representative],
+                pred_contrib=True,
+                start_iteration=index,
+                num_iteration=1,
+                # one thread: a few hundred rows, and OpenMP's start-up on a busy machine
+                # cost ten times the work
+                num_threads=1,
+            )
+        )[:, :-1]
+        for feature in np.flatnonzero(np.any(per_pattern != 0.0, axis=0)).tolist():
+            out[feature] += per_pattern[rows, feature]
+    return out.T
+
+
+def _numerical_trees(booster: Any) -> list[list[dict[str, Any]]] | None:
+    """Each tree's splits in a fixed order (None when a tree has a categorical split or too
+    many splits to enumerate)."""
+    trees = []
+    for info in booster.dump_model()["tree_info"]:
+        splits: list[dict[str, Any]] = []
+        stack = [info["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "split_feature" not in node:
+                continue
+            if node.get("decision_type") != "<=":
+                return None
+            splits.append(node)
+            stack.extend((node["left_child"], node["right_child"]))
+        if len(splits) > _MAX_SPLITS:
+            return None
+        trees.append(splits)
+    return trees
+
+
+class _Columns:
+    """The frame one feature at a time (contiguous), with LightGBM's view of missing values:
+    NaN is 0 unless a split's missing type is NaN."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.by_feature = np.ascontiguousarray(values.T)
+        self._nan: dict[int, np.ndarray | None] = {}
+        self._nan_as_zero: dict[int, np.ndarray] = {}
+
+    def nan(self, feature: int) -> np.ndarray | None:
+        """Where the feature is NaN (None: nowhere)."""
+        if feature not in self._nan:
+            mask = np.isnan(self.by_feature[feature])
+            self._nan[feature] = mask if mask.any() else None
+        return self._nan[feature]
+
+    def nan_as_zero(self, feature: int) -> np.ndarray:
+        nan = self.nan(feature)
+        if nan is None:
+            return self.by_feature[feature]
+        if feature not in self._nan_as_zero:
+            self._nan_as_zero[feature] = np.where(nan, 0.0, self.by_feature[feature])
+        return self._nan_as_zero[feature]
+
+
+def _split_pattern(columns: _Columns, splits: list[dict[str, Any]]) -> np.ndarray:
+    """Per row, bit ``j`` set when the row goes left at split ``j`` (LightGBM's rule:
+    NaN is 0 unless the missing type is NaN; missing goes the default way)."""
+    pattern = np.zeros(columns.by_feature.shape[1], dtype=np.int64)
+    for bit, node in enumerate(splits):
+        feature = int(node["split_feature"])
+        missing_type = node.get("missing_type", "None")
+        threshold = float(node["threshold"])
+        if missing_type == "NaN":
+            left = columns.by_feature[feature] <= threshold  # NaN compares False ...
+            nan = columns.nan(feature)
+            if nan is not None and node["default_left"]:
+                left |= nan  # ... and goes the default way
+        else:
+            column = columns.nan_as_zero(feature)
+            left = column <= threshold
+            if missing_type == "Zero":
+                zero = np.abs(column) <= _ZERO
+                left = np.where(zero, bool(node["default_left"]), left)
+        pattern |= left.astype(np.int64) << bit
+    return pattern
+
+
+def _distinct(pattern: np.ndarray, n_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct patterns and each row's index among them."""
+    if n_bits > _DENSE_KEYS:
+        distinct, rows = np.unique(pattern, return_inverse=True)
+        return distinct, rows.reshape(-1)
+    present = np.zeros(1 << n_bits, dtype=bool)
+    present[pattern] = True
+    distinct = np.flatnonzero(present)
+    position = np.cumsum(present) - 1
+    return distinct, position[pattern]

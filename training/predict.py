@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from models.reasons import describe_reasons, tree_contributions
 from models.timing import quantile_days
 from training.labels import as_of_day
 from training.train import TrainedModel
@@ -79,10 +81,27 @@ def score_frame(
     out["depletion_date"] = (
         _as_date(features["depletion_date"]).to_numpy() if "depletion_date" in features else None
     )
-    out["reasons"] = (
-        model.reasons(X.assign(**_phrase_inputs(features))).to_numpy() if with_reasons else None
-    )
+    out["reasons"] = reasons(model, X.assign(**_phrase_inputs(features))) if with_reasons else None
     return out.reset_index(drop=True)
+
+
+def reasons(model: Any, X: pd.DataFrame, horizon: int = 30) -> np.ndarray:
+    """``model.reasons(X)`` (the top factors of P(buy within `horizon` days), in words), with
+    the TreeSHAP contributions computed per distinct split pattern
+    (:func:`models.reasons.tree_contributions`: the same numbers, many times faster).
+
+    `X` holds the model's feature columns and the non-model columns phrases may quote.
+    """
+    timing = getattr(model, "timing_", None)
+    classifier = None
+    if timing:
+        classifier = timing.get(horizon, timing.get(model.horizons[-1]))
+    booster = getattr(getattr(classifier, "booster_", None), "booster_", None)
+    if classifier is None or booster is None:
+        return np.asarray(model.reasons(X, horizon=horizon).to_numpy())
+    values = X[list(classifier.feature_names_in_)].to_numpy(dtype=float)
+    contributions = tree_contributions(booster, values)
+    return np.asarray(describe_reasons(X, contributions, model.feature_columns_).to_numpy())
 
 
 def _phrase_inputs(features: pd.DataFrame) -> dict[str, pd.Series]:

@@ -1,0 +1,73 @@
+"""`tree_contributions` equals LightGBM's own `pred_contrib`, so the reasons do not change."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.reasons import describe_reasons, tree_contributions
+
+
+def _data(seed: int = 0, n: int = 3_000) -> tuple[np.ndarray, np.ndarray]:
+    """Features with NaNs, exact zeros and ties: every way LightGBM routes a value."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(n, 6))
+    values[:, 1] = np.round(values[:, 1])  # many ties and zeros
+    values[rng.random(n) < 0.2, 2] = np.nan
+    values[rng.random(n) < 0.3, 3] = 0.0
+    values[rng.random(n) < 0.1, 4] = np.nan
+    logit = values[:, 0] + np.nan_to_num(values[:, 2]) - values[:, 1] * 0.5 + values[:, 3]
+    labels = (logit + rng.normal(size=n) > 0).astype(int)
+    return values, labels
+
+
+@pytest.mark.parametrize("zero_as_missing", [False, True])
+def test_contributions_equal_lightgbm_pred_contrib(zero_as_missing: bool) -> None:
+    values, labels = _data()
+    booster = lgb.train(
+        {
+            "objective": "binary",
+            "num_leaves": 15,
+            "min_data_in_leaf": 20,
+            "verbose": -1,
+            "zero_as_missing": zero_as_missing,
+            "num_threads": 1,
+        },
+        lgb.Dataset(values, labels),
+        num_boost_round=40,
+    )
+    missing_types = {
+        node.get("missing_type")
+        for tree in booster.dump_model()["tree_info"]
+        for node in _nodes(tree["tree_structure"])
+    }
+    assert missing_types >= ({"Zero"} if zero_as_missing else {"NaN", "None"})
+    scored, _ = _data(seed=1, n=2_000)  # other rows than the training ones
+
+    fast = tree_contributions(booster, scored)
+    reference = np.asarray(booster.predict(scored, pred_contrib=True))[:, :-1]
+
+    np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-12)
+    columns = [f"x{i}" for i in range(scored.shape[1])]
+    frame = pd.DataFrame(scored, columns=columns)
+    assert describe_reasons(frame, fast, columns).equals(
+        describe_reasons(frame, reference, columns)
+    )
+
+
+def test_no_rows_give_an_empty_matrix() -> None:
+    values, labels = _data(n=500)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1},
+        lgb.Dataset(values, labels),
+        num_boost_round=3,
+    )
+    assert tree_contributions(booster, values[:0]).shape == (0, 6)
+
+
+def _nodes(node: dict) -> list[dict]:
+    if "split_feature" not in node:
+        return []
+    return [node, *_nodes(node["left_child"]), *_nodes(node["right_child"])]
