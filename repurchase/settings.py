@@ -47,6 +47,17 @@ class Settings(BaseSettings):
         default=False, description="Allow the server to start without API keys (local demo)."
     )
     seed: int = 42
+    rate_limit_per_minute: int = Field(
+        default=6000,
+        ge=0,
+        description="Requests per minute allowed per API key (bursts up to 10 s worth); "
+        "over it the API answers 429 with Retry-After. 0 turns the limit off.",
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes (default 10 MiB); larger: 413.",
+    )
 
     @field_validator("api_keys")
     @classmethod

@@ -25,7 +25,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from features.errors import InputError
 from repurchase.settings import Settings
-from serving.api.deps import AppState, require_key
+from serving.api.deps import KEYED_RESPONSES, AppState, require_key
+from serving.api.limits import BodySizeLimit, RateLimiter
 from serving.api.metrics import ApiMetrics
 from serving.api.model_holder import ModelHolder, ModelNotLoaded
 from serving.api.routes import contacts, customers, health, model, orders, plan, predict
@@ -65,6 +66,7 @@ def create_app(
         metrics=ApiMetrics(),
         policy=_load_policy(policy_path),
         open_access=len(keyring) == 0,
+        limiter=RateLimiter(settings.rate_limit_per_minute),
     )
 
     @asynccontextmanager
@@ -87,10 +89,13 @@ def create_app(
     )
     app.state.repurchase = state
     app.middleware("http")(state.metrics.middleware)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _add_exception_handlers(app)
     app.include_router(health.router)
     for router in (orders, contacts, customers, predict, plan, model):
-        app.include_router(router.router, dependencies=[Depends(require_key)])
+        app.include_router(
+            router.router, dependencies=[Depends(require_key)], responses=KEYED_RESPONSES
+        )
     return app
 
 
@@ -116,6 +121,13 @@ def _add_exception_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=422, content={"detail": detail})
 
     async def no_model(request: Request, exc: Exception) -> JSONResponse:
+        if request.app.state.repurchase.holder.ready:
+            # A model is loaded but had nothing to score: the history has no paid order on
+            # or before `as_of` (all in the future, or all refunds). The input, not the
+            # service, must change: 422, not 503.
+            msg = f"nothing to score: no paid order on or before as_of ({exc})"
+            detail = [{"loc": ["body", "orders"], "msg": msg, "type": "input_error"}]
+            return JSONResponse(status_code=422, content={"detail": detail})
         return JSONResponse(status_code=503, content={"detail": f"no model: {exc}"})
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -16,8 +16,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from repurchase.settings import Settings
+from serving.api.limits import RateLimiter
 from serving.api.metrics import ApiMetrics
 from serving.api.model_holder import ModelHolder
+from serving.api.schemas import ErrorPublic
 from serving.api.security import ApiKeyring, Principal
 
 
@@ -33,6 +35,7 @@ class AppState:
     metrics: ApiMetrics
     policy: Any | None  # serving.policy.PolicyConfig; None = the policy's defaults
     open_access: bool  # demo mode without keys: every caller is an admin
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))  # 0 = no limit
 
 
 def get_state(request: Request) -> AppState:
@@ -80,16 +83,21 @@ def require_key(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, identified by a valid `Authorization: Bearer <key>`; else 401."""
+    """The caller, identified by a valid `Authorization: Bearer <key>`; else 401.
+
+    Each key has its own rate limit: over it, 429 with ``Retry-After`` seconds.
+    """
     if state.open_access:
-        return Principal(role="admin", fingerprint="demo")
-    principal = state.keyring.authenticate(credentials.credentials) if credentials else None
+        principal: Principal | None = Principal(role="admin", fingerprint="demo")
+    else:
+        principal = state.keyring.authenticate(credentials.credentials) if credentials else None
     if principal is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="missing or invalid API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    state.limiter.check(principal.fingerprint)
     return principal
 
 
@@ -104,3 +112,18 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+# Answers every keyed endpoint may give besides its own, for the OpenAPI document.
+KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "The body is not valid JSON."},
+    401: {"model": ErrorPublic, "description": "Missing or invalid API key."},
+    413: {"model": ErrorPublic, "description": "Request body too large."},
+    429: {
+        "model": ErrorPublic,
+        "description": "Rate limit of this key exceeded; retry after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
+}
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorPublic, "description": "The key is not an admin key."}
+}

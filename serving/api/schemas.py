@@ -9,10 +9,18 @@ before any work is done, so nothing downstream can fail with a 500 on bad input.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 MAX_BATCH = 5000
 MAX_HISTORY = 5000
@@ -38,23 +46,46 @@ TagValue = (
     | None
 )
 
-# pandas stores nanosecond timestamps, which end in 2262; earlier than 1900 is a typo.
-EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+# pandas stores nanosecond timestamps, which end in 2262; earlier than 1900 is a typo. The
+# bound is on the year as written (before any UTC offset), so the OpenAPI `pattern` below
+# states exactly what is accepted and a generated client never sends a refused date.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+YEAR_PATTERN = r"^(19|20|21)[0-9]{2}-"
+YEAR_RULE = f"must be between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31"
 
 
 def _utc_in_range(value: dt.datetime) -> dt.datetime:
     """Naive means UTC (as in the files); refuse dates pandas cannot hold."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(YEAR_RULE)
     aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-    if not EARLIEST <= aware <= LATEST:
-        raise ValueError("must be between 1900-01-01 and 2200-01-01")
     return aware.astimezone(dt.UTC)
 
 
 def _date_in_range(value: dt.date | None) -> dt.date | None:
-    if value is not None and not EARLIEST.date() <= value <= LATEST.date():
-        raise ValueError("must be between 1900-01-01 and 2200-01-01")
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(YEAR_RULE)
     return value
+
+
+Timestamp = Annotated[
+    dt.datetime,
+    Field(json_schema_extra={"pattern": YEAR_PATTERN}),
+    AfterValidator(_utc_in_range),
+]
+Day = Annotated[
+    dt.date, Field(json_schema_extra={"pattern": YEAR_PATTERN}), AfterValidator(_date_in_range)
+]
+
+
+@cache
+def _time_zones() -> list[str]:
+    return sorted(available_timezones() | {"UTC"})
+
+
+def _zone_enum(schema: dict[str, Any]) -> None:
+    # Built when the OpenAPI document is, not at import: the IANA names this host knows.
+    schema["enum"] = _time_zones()
 
 
 # --------------------------------------------------------------------------- orders
@@ -64,7 +95,7 @@ class OrderBase(BaseModel):
     """One order line, as in the `orders` input table."""
 
     customer_id: Identifier
-    ordered_at: dt.datetime = Field(description="ISO 8601; naive means UTC.")
+    ordered_at: Timestamp = Field(description="ISO 8601; naive means UTC.")
     amount: Money = Field(description="Net revenue of the line after discounts; negative = return.")
     order_id: Identifier = Field(description="Lines sharing an order_id are one order.")
     sku: Identifier | None = None
@@ -72,8 +103,6 @@ class OrderBase(BaseModel):
     discount: float = Field(default=0.0, ge=0, le=1e12, allow_inf_nan=False)
     channel: ShortText | None = Field(default=None, description="Where the order came from.")
     status: Literal["paid", "refunded", "cancelled"] = "paid"
-
-    _utc = field_validator("ordered_at")(_utc_in_range)
 
     @field_validator("channel")
     @classmethod
@@ -107,9 +136,7 @@ class OrdersIn(BaseModel):
     """A batch of order lines; `as_of` is the scoring date (default: today, UTC)."""
 
     orders: list[OrderIn] = Field(min_length=1, max_length=MAX_BATCH)
-    as_of: dt.date | None = Field(default=None, description="Score as of this date (YYYY-MM-DD).")
-
-    _as_of = field_validator("as_of")(_date_in_range)
+    as_of: Day | None = Field(default=None, description="Score as of this date (YYYY-MM-DD).")
 
 
 ScoringStatus = Literal["updated", "unchanged", "no_model", "failed"]
@@ -151,11 +178,9 @@ class ContactIn(BaseModel):
     """A touch: a message sent to a customer (counts for caps and spacing)."""
 
     customer_id: Identifier
-    contacted_at: dt.datetime = Field(description="ISO 8601; naive means UTC.")
+    contacted_at: Timestamp = Field(description="ISO 8601; naive means UTC.")
     channel: ShortText | None = None
     campaign: Identifier | None = None
-
-    _utc = field_validator("contacted_at")(_utc_in_range)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -192,12 +217,14 @@ class ContactsResult(BaseModel):
 class CustomerBase(BaseModel):
     """A customer's contact permissions and attributes (PUT replaces them all)."""
 
-    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone.")
+    timezone: str = Field(
+        default="UTC", max_length=64, description="IANA time zone.", json_schema_extra=_zone_enum
+    )
     consent_email: bool = False
     consent_sms: bool = False
     consent_wechat: bool = False
     preferred_channel: Channel | None = None
-    birthday: dt.date | None = None
+    birthday: Day | None = None
     tags: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], TagValue] = Field(
         default_factory=dict, max_length=50
     )
@@ -210,8 +237,6 @@ class CustomerBase(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
         return value
-
-    _birthday = field_validator("birthday")(_date_in_range)
 
 
 class CustomerIn(CustomerBase):
@@ -337,7 +362,7 @@ class CustomerPublic(CustomerBase):
 class HistoryOrderIn(BaseModel):
     """One line of the order history posted to /v1/predict (customer_id is implied)."""
 
-    ordered_at: dt.datetime
+    ordered_at: Timestamp
     amount: Money
     order_id: Identifier | None = None
     sku: Identifier | None = None
@@ -346,21 +371,17 @@ class HistoryOrderIn(BaseModel):
     channel: ShortText | None = None
     status: Literal["paid", "refunded", "cancelled"] = "paid"
 
-    _utc = field_validator("ordered_at")(_utc_in_range)
-
 
 class PredictIn(BaseModel):
     """A customer's history in, a score and a recommendation out; nothing is stored."""
 
     customer_id: Identifier = "anonymous"
-    as_of: dt.date | None = Field(default=None, description="Default: today (UTC).")
+    as_of: Day | None = Field(default=None, description="Default: today (UTC).")
     orders: list[HistoryOrderIn] = Field(min_length=1, max_length=MAX_HISTORY)
     customer: CustomerBase | None = Field(default=None, description="Consent and time zone.")
-    contacts: list[dt.datetime] = Field(
+    contacts: list[Timestamp] = Field(
         default_factory=list, max_length=1000, description="Past touch times (caps, spacing)."
     )
-
-    _as_of = field_validator("as_of")(_date_in_range)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -409,6 +430,12 @@ class ModelPublic(BaseModel):
     trained_as_of: str | None = None
     loaded_at: dt.datetime
     metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class ErrorPublic(BaseModel):
+    """An error answer other than a validation error (401, 403, 413, 429, 503)."""
+
+    detail: str
 
 
 class HealthPublic(BaseModel):

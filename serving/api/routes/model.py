@@ -7,15 +7,15 @@ import logging
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from serving.api.deps import AdminPrincipal, HolderDep, MetricsDep
+from serving.api.deps import ADMIN_RESPONSES, AdminPrincipal, HolderDep, MetricsDep
 from serving.api.model_holder import ModelInfo
-from serving.api.schemas import ModelPublic
+from serving.api.schemas import ErrorPublic, ModelPublic
 
 router = APIRouter(prefix="/v1/model", tags=["model"])
 log = logging.getLogger(__name__)
 
 
-@router.get("", responses={503: {"description": "No model is loaded."}})
+@router.get("", responses={503: {"model": ErrorPublic, "description": "No model is loaded."}})
 def get_model(holder: HolderDep) -> ModelPublic:
     """The model in use: name, version, alias, training date, backtest metrics."""
     info = holder.info
@@ -24,7 +24,13 @@ def get_model(holder: HolderDep) -> ModelPublic:
     return _public(info)
 
 
-@router.post("/reload", responses={503: {"description": "Loading failed; old model kept."}})
+@router.post(
+    "/reload",
+    responses={
+        **ADMIN_RESPONSES,
+        503: {"model": ErrorPublic, "description": "Loading failed; the old model is kept."},
+    },
+)
 async def reload_model(
     principal: AdminPrincipal, holder: HolderDep, metrics: MetricsDep
 ) -> ModelPublic:
