@@ -78,14 +78,8 @@ class RateLimiter:
             )
 
 
-class BodyTooLarge(HTTPException):
-    """Raised while reading a streamed body that passed the limit (answered 413)."""
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(
-            status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"request body larger than {max_bytes} bytes",
-        )
+class BodyTooLarge(Exception):
+    """Raised into the app once a streamed body passed the limit and 413 was sent."""
 
 
 class BodySizeLimit:
@@ -104,19 +98,34 @@ class BodySizeLimit:
             await _send_413(send, self.max_bytes)
             return
         received = 0
+        started = refused = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 is the answer; drop whatever the app makes of the abort
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # Raised inside the route's body read: FastAPI lets HTTPExceptions
-                    # through, and the app's handler answers 413 with a JSON detail.
-                    raise BodyTooLarge(self.max_bytes)
+                if received > self.max_bytes and not started:
+                    # Answer here: FastAPI turns any error raised while it reads the body
+                    # into a 400, so the 413 is sent first and the app's answer dropped.
+                    if not refused:
+                        refused = True
+                        await _send_413(send, self.max_bytes)
+                    raise BodyTooLarge(f"request body larger than {self.max_bytes} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
 
 def _content_length(scope: Scope) -> int | None:
