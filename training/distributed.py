@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -98,7 +99,10 @@ class ArrayDaskLGBMClassifier(DaskLGBMClassifier):
 
         client = self.client if self.client is not None else default_client()
         data, label = _spread_rows(client, np.asarray(X), np.asarray(y))
-        super().fit(data, label, **kwargs)
+        with warnings.catch_warnings():
+            # the Dask estimator sets the threads per worker itself; n_jobs=1 is only for local
+            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+            super().fit(data, label, **kwargs)
         return self
 
 
@@ -238,7 +242,9 @@ def train_with_dask(
             training[columns].astype(float), training[label_columns], training["cutoff"]
         )
     at_end = _stack([r[1] for r in results])
-    summary = pd.concat([r[2] for r in results if not r[2].empty])
+    # sorted by customer as the single-process summary is: the fits' sums then add up in
+    # the same order and give the same parameters
+    summary = pd.concat([r[2] for r in results if not r[2].empty]).sort_index()
     return TrainedModel(
         model=_plain_model(estimator),
         btyd_params=(
