@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -45,8 +45,35 @@ def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            # Code that opens a named input itself before the reader checks it: still the
+            # user's path, still exit 2 with one line. Any other missing file is a real error.
+            named = _named_path(exc, kwargs.values())
+            if named is None:
+                raise
+            typer.echo(f"error: {InputError(_os_reason(exc), path=named)}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
+
+
+def _named_path(exc: OSError, arguments: Iterable[object]) -> Path | None:
+    """The command's path argument that `exc` is about, if it is about one."""
+    if exc.filename is None:
+        return None
+    failed = Path(os.fsdecode(exc.filename)).absolute()
+    for value in arguments:
+        if isinstance(value, Path) and value.absolute() == failed:
+            return value
+    return None
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, expected a file"
+    if isinstance(exc, NotADirectoryError):
+        return "a part of the path is not a folder"
+    return "file not found"
 
 
 def project_config(ctx: typer.Context | None = None) -> ProjectConfig:
