@@ -102,7 +102,15 @@ def create_app(
 def _load_model(state: AppState) -> None:
     try:
         info = state.holder.load()
-    except Exception:  # reported by /ready and the log; the API keeps serving the rest
+    except Exception:
+        # One line an operator can act on, no traceback: the cause is in last_error. The API
+        # keeps serving what needs no model; /ready says 503 until a reload succeeds.
+        log.error(
+            "NOT READY: model %s could not be loaded (%s); model endpoints answer 503 until "
+            "POST /v1/model/reload succeeds",
+            state.holder.uri,
+            state.holder.last_error,
+        )
         return
     state.metrics.set_model(info.uri, info.version)
 
