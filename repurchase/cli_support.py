@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import functools
 import os
@@ -53,8 +54,37 @@ def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
                 raise
             typer.echo(f"error: {InputError(_os_reason(exc), path=named)}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except UnicodeDecodeError:
+            # A reader that let a decoding error through: find the input that is not UTF-8.
+            culprit = _first_non_utf8_text(kwargs.values())
+            if culprit is None:
+                raise
+            message = InputError("is not UTF-8 text; re-export the file as UTF-8", path=culprit)
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
+
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".toml", ".txt", ".json")
+
+
+def _first_non_utf8_text(arguments: Iterable[object]) -> Path | None:
+    """The first text-file argument that does not decode as UTF-8 (read in 1 MB steps)."""
+    for value in arguments:
+        if not (isinstance(value, Path) and value.name.lower().endswith(TEXT_SUFFIXES)):
+            continue
+        if not value.is_file():
+            continue
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            with open(value, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return value
+    return None
 
 
 def _named_path(exc: OSError, arguments: Iterable[object]) -> Path | None:
