@@ -256,7 +256,7 @@ def _iter_raw_batches(
             raise InputError(_arrow_reason(exc), path=path) from None
         if batch.num_rows == 0:
             continue
-        _refuse_nul_bytes(batch, path)
+        batch = _as_text_columns(batch, path)
         try:
             frame = batch.to_pandas()
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
@@ -330,20 +330,34 @@ def _read_csv(path: Path) -> pd.DataFrame:
             raise InputError(
                 "is not UTF-8 text; re-export the file as UTF-8", path=path, column=field.name
             )
-    _refuse_nul_bytes(table, path)
-    return table.to_pandas()
+    return _as_text_columns(table, path).to_pandas()
 
 
-def _refuse_nul_bytes(table: pa.Table | pa.RecordBatch, path: Path) -> None:
-    """A NUL byte is never text: it marks a binary or corrupted export, and PostgreSQL cannot
-    store it, so the file is refused here rather than failing half-loaded later."""
+def _as_text_columns(table: Any, path: Path) -> Any:
+    """`table` (a pyarrow Table or RecordBatch) with byte columns decoded as UTF-8 text.
+
+    Some Parquet writers store text as plain bytes; those are decoded, and bytes that are not
+    UTF-8 are refused. A NUL byte is never text either: it marks a binary or corrupted export,
+    and PostgreSQL cannot store it, so the file is refused here rather than half-loaded later.
+    """
+    columns = []
     for index, field in enumerate(table.schema):  # by position: names may repeat here
-        if (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)) and pc.any(
-            pc.match_substring(table.column(index), "\x00")
+        column = table.column(index)
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            try:
+                column = pc.cast(column, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                raise InputError(
+                    "is not UTF-8 text; re-export the file as UTF-8", path=path, column=field.name
+                ) from None
+        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and pc.any(
+            pc.match_substring(column, "\x00")
         ).as_py():
             raise InputError(
                 "contains NUL bytes; is this a text export?", path=path, column=field.name
             )
+        columns.append(column)
+    return type(table).from_arrays(columns, names=table.schema.names)
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -356,10 +370,14 @@ def _csv_header(path: Path) -> list[str]:
         raise InputError("is not UTF-8 text; re-export the file as UTF-8", path=path) from None
     except OSError as exc:
         raise InputError(f"cannot be read ({exc})", path=path) from None
+    line = (line.splitlines() or [""])[0]  # a file with old Mac (CR) line ends is one "line"
     if not line.strip():
         raise InputError("file is empty or has no header line", path=path)
     delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
-    return next(csv.reader(io.StringIO(line), delimiter=delimiter))
+    try:
+        return next(csv.reader(io.StringIO(line), delimiter=delimiter))
+    except csv.Error as exc:
+        raise InputError(f"has an unreadable header line ({exc})", path=path) from None
 
 
 def _gzip_open(path: Path, mode: str) -> Any:
@@ -375,7 +393,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise InputError(
             f"is not a readable Parquet file ({_first_line(exc)})", path=path
         ) from None
-    _refuse_nul_bytes(table, path)
+    table = _as_text_columns(table, path)
     try:
         return table.to_pandas()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:

@@ -169,14 +169,46 @@ def test_the_valid_companions_are_accepted(workdir: Path) -> None:
     assert (workdir / "f.csv").read_text().count("\n") == 1 + 7  # header + 7 customers by AS_OF
 
 
-def test_a_utf8_bom_is_not_an_error(workdir: Path) -> None:
-    """Excel writes a byte-order mark; the first column must still be `customer_id`."""
-    path = workdir.parent / "bom.csv"
+def with_bom(folder: Path) -> Path:
+    """Excel writes a UTF-8 byte-order mark before the header."""
+    path = folder / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbf" + (VALID / "orders.csv").read_bytes())
-    for orders, out in ((path, "bom.csv"), (VALID / "orders.csv", "plain.csv")):
+    return path
+
+
+def with_cr_line_ends(folder: Path) -> Path:
+    """Old Mac line ends: CR only."""
+    path = folder / "cr.csv"
+    path.write_bytes((VALID / "orders.csv").read_bytes().replace(b"\n", b"\r"))
+    return path
+
+
+def with_text_as_bytes(folder: Path) -> Path:
+    """A Parquet writer that stores text as plain bytes (valid UTF-8)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pacsv.read_csv(
+        VALID / "orders.csv",
+        convert_options=pacsv.ConvertOptions(
+            column_types={"customer_id": pa.binary(), "order_id": pa.binary()}
+        ),
+    )
+    path = folder / "bytes.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.mark.parametrize("make", [with_bom, with_cr_line_ends, with_text_as_bytes])
+def test_harmless_variants_of_a_valid_file_give_the_same_features(
+    make: Callable[[Path], Path], workdir: Path
+) -> None:
+    variant = make(workdir.parent)
+    for orders, out in ((variant, "variant.csv"), (VALID / "orders.csv", "plain.csv")):
         outcome = invoke(["features", "--orders", str(orders), "--as-of", AS_OF, "--out", out])
         assert (outcome.exit_code, outcome.crash) == (0, None), outcome.stderr
-    assert (workdir / "bom.csv").read_text() == (workdir / "plain.csv").read_text()
+    assert (workdir / "variant.csv").read_text() == (workdir / "plain.csv").read_text()
 
 
 @pytest.mark.parametrize(
