@@ -145,6 +145,7 @@ def plan_file(
     partition_rows: int = DEFAULT_PARTITION_ROWS,
     fit_rows: int = DEFAULT_FIT_ROWS,
     store_url: str | None = None,
+    compile_trees: bool = True,
     log: Log = stderr_log,
 ) -> PlanResult:
     """The contact plan from `as_of` for every customer of the `orders` file, into `out`.
@@ -167,8 +168,9 @@ def plan_file(
         )
         if scores is None:
             chosen = choose_batch_model(
-                model, as_of, parts, products, feature_config, fit_rows=fit_rows, log=log
-            )
+                model, as_of, parts, products, feature_config, fit_rows=fit_rows,
+                compile_trees=compile_trees, log=log,
+            )  # fmt: skip
             log(f"no --scores given; scoring with {chosen.why}")
             score_partitions(
                 parts, chosen.model, as_of, chosen.products, model_version=chosen.version,

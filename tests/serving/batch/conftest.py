@@ -7,6 +7,7 @@ path against the whole-file path with the same model, not the model's quality.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import joblib
@@ -20,6 +21,20 @@ from training.labels import orders_up_to
 from training.train import TrainedModel, fit_model
 
 AS_OF = dt.date(2026, 6, 30)  # orders after it exist and must be ignored
+
+
+@pytest.fixture(scope="session", autouse=True)
+def batch_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """REPURCHASE_HOME in a temporary folder: compiled trees and stores stay out of the repo."""
+    from repurchase.settings import get_settings
+
+    home = tmp_path_factory.mktemp("batch_home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REPURCHASE_HOME", str(home))
+    get_settings.cache_clear()
+    yield home
+    patch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +68,14 @@ def batch_model(shop_orders: pd.DataFrame, shop_products: pd.DataFrame) -> Train
 
 
 @pytest.fixture(scope="session")
-def model_file(batch_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_file(
+    batch_model: TrainedModel, batch_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The model saved for `--model FILE`, its trees compiled once into the session's
+    REPURCHASE_HOME (every batch run of the session, subprocesses too, finds them there)."""
+    from serving.batch.compiled import compiled_model
+
+    compiled_model(batch_model, batch_home / "compiled")
     path = tmp_path_factory.mktemp("batch_model") / "model.joblib"
     joblib.dump(batch_model, path)
     return path

@@ -22,7 +22,7 @@ def _score_command(orders: Path, products: Path, model: Path, out: Path) -> list
     return [
         sys.executable, "-m", "repurchase", "score", "--orders", str(orders),
         "--products", str(products), "--as-of", AS_OF.isoformat(), "--model", str(model),
-        "--out", str(out), "--partition-rows", "250",
+        "--out", str(out), "--partition-rows", "500",
     ]  # fmt: skip
 
 
@@ -33,11 +33,12 @@ def test_sigkill_after_a_partition_leaves_no_output_and_the_rerun_succeeds(
     shop_products: pd.DataFrame,
     batch_model: TrainedModel,
     model_file: Path,
+    batch_home: Path,
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "scores.parquet"
     command = _score_command(shop_files["orders"], shop_files["products"], model_file, out)
-    env = {**os.environ, "REPURCHASE_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "REPURCHASE_HOME": str(batch_home)}  # its compiled trees
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
     assert child.stderr is not None
     seen = []
