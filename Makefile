@@ -58,6 +58,10 @@ bench-api: install ## HTTP API under 32 concurrent wrk connections: predict, cus
 bench-plan: install ## does the plan pick the right people? plan's top vs random/recency buyers (shop + CDNOW; model without BTYD features)
 	$(PY) bench/bench_plan.py --work $(WORK)/bench-plan --no-btyd
 
+.PHONY: bench-batch
+bench-batch: install ## score + plan end to end on 10M orders vs the DuckDB SQL reference (time, peak memory, rows/s)
+	$(PY) bench/bench_batch.py --orders 10000000 --customers 3500000 --work $(WORK)/bench --json $(WORK)/bench/batch.json
+
 .PHONY: mlflow-ui
 mlflow-ui: install ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db \
