@@ -8,17 +8,24 @@ calibrators are small and are fitted locally on the held-out slice, as in the lo
 The result is a plain :class:`training.train.TrainedModel` (boosters converted with
 ``to_local()``): it scores, pickles and registers without a cluster.
 
+The snapshots' BG/NBD and Pareto/NBD fits (one per training cutoff, on everyone known then)
+and the population fit that scoring uses run side by side on the workers, on the stacked
+per-customer summaries, so they are the local engine's fits.
+
 What differs from the local engine, and why:
 
-- per-snapshot population statistics (RFM split medians, the most used channels and
-  categories, the shop pace, the BG/NBD and Pareto/NBD fits of each training snapshot) are
-  those of the partition, not of the whole shop. They are training-time inputs only: the
-  statistics a model scores with (``feature_config``, ``btyd_params``) are fixed on the whole
-  population at ``as_of``, as :func:`fit_model` does;
-- LightGBM's data-parallel training over several workers finds bins and splits from the
-  merged worker histograms, so the trees are close to, not identical with, a local fit;
-- the value regressor trains locally: :meth:`models.repurchase.RepurchaseModel.fit` builds it
-  inline (only its classifiers have a construction hook, ``_classifier``).
+- the other per-snapshot population statistics (RFM split medians, the most used channels
+  and categories, the shop pace, the cycle's SKU intervals) are those of the partition, not
+  of the whole shop. They are training inputs only: the statistics a model scores with
+  (``feature_config``, ``btyd_params``) are fixed on the whole population at ``as_of``, as
+  :func:`fit_model` does;
+- LightGBM's data-parallel training over several workers finds each feature's bins on one
+  worker's rows, so the trees are close to, not identical with, a local fit (one worker:
+  identical);
+- the training frame is gathered on the client, which picks each model's rows and fits the
+  calibrators there; the value regressor trains locally too, because
+  :meth:`models.repurchase.RepurchaseModel.fit` builds it inline (only its classifiers have
+  a construction hook, ``_classifier``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 from dask.distributed import Client, LocalCluster
@@ -39,7 +47,7 @@ from features.errors import InputError
 from features.tables import paid_orders
 from models.baselines.summary import customer_summary
 from models.booster import SliceCalibratedClassifier
-from models.btyd_features import add_btyd_features, fit_btyd_params
+from models.btyd_features import BTYD_FEATURES, BtydParams, add_btyd_features, fit_btyd_params
 from models.repurchase import HORIZONS, RepurchaseModel
 from training.labels import as_of_day, orders_up_to
 from training.snapshots import build_training_frame, default_feature_builder
@@ -154,9 +162,9 @@ def _partition_inputs(
     config: Any,
     step_days: int,
     max_snapshots: int,
-    use_btyd_features: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """One partition's training snapshots, features at `end` and BTYD summary at `end`."""
+    """One partition's training snapshots (without BTYD columns), its features at `end` and
+    its BTYD summary at `end`."""
     if not has_customers(orders, end):
         return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
     training = build_training_frame(
@@ -168,7 +176,6 @@ def _partition_inputs(
         max_snapshots=max_snapshots,
         horizons=HORIZONS,
         churn_days=CHURN_DAYS,
-        extra_features=add_btyd_features if use_btyd_features else None,
     )
     at_end = default_feature_builder()(orders_up_to(orders, end), end, products, config)
     summary = customer_summary(orders, end)
@@ -185,6 +192,36 @@ def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     shares = [c for c in stacked.columns if c.startswith(("channel_share_", "category_share_"))]
     stacked[shares] = stacked[shares].fillna(0.0)
     return stacked
+
+
+def _fit_btyd_on_cluster(client: Client, summaries: list[pd.DataFrame]) -> list[BtydParams]:
+    """:func:`fit_btyd_params` on each summary (``frequency``, ``recency``, ``T`` of one
+    population), the fits running side by side on the workers."""
+    futures = [
+        client.submit(
+            fit_btyd_params,
+            summary["frequency"].to_numpy(dtype=float),
+            summary["recency"].to_numpy(dtype=float),
+            summary["T"].to_numpy(dtype=float),
+            pure=False,
+        )
+        for summary in summaries
+    ]
+    return list(client.gather(futures))
+
+
+def _with_btyd_columns(training: pd.DataFrame, params: list[BtydParams]) -> pd.DataFrame:
+    """`training` (snapshots newest first) plus the BTYD columns of each snapshot's fit,
+    placed before the labels as :func:`build_training_frame` places them."""
+    parts = [
+        add_btyd_features(snapshot[["frequency", "recency", "T"]], fitted)[list(BTYD_FEATURES)]
+        for (_, snapshot), fitted in zip(
+            training.groupby("cutoff", sort=False), params, strict=True
+        )
+    ]
+    btyd = pd.concat(parts).loc[training.index]
+    first_label = next(i for i, c in enumerate(training.columns) if c.startswith("label_"))
+    return pd.concat([training.iloc[:, :first_label], btyd, training.iloc[:, first_label:]], axis=1)
 
 
 def train_with_dask(
@@ -206,8 +243,7 @@ def train_with_dask(
     :class:`RepurchaseModel` whose settings to use (None: the defaults); `scheduler` the
     address of a running scheduler (None: a ``LocalCluster`` of two processes, closed
     afterwards); `partitions` how many customer partitions to build features in (default:
-    one per worker: every partition fits its own BTYD models per snapshot, and those fits
-    cost about as much on a small partition as on a large one).
+    two per worker).
     """
     from features.pipeline import model_feature_columns
     from features.population import population_config
@@ -215,26 +251,31 @@ def train_with_dask(
     end = as_of_day(as_of)
     history = orders_up_to(orders, end)
     with dask_client(scheduler) as client:
-        count = partitions or worker_count(client)
+        count = partitions or 2 * worker_count(client)
         shared_products = client.scatter(products, broadcast=True) if products is not None else None
         parts = partition_by_customer(history, count).to_delayed()
-        futures = client.compute(
-            [
-                _delayed_inputs(
-                    part, end, shared_products, config, step_days, max_snapshots, use_btyd_features
-                )
-                for part in parts
-            ]
+        build = dask.delayed(_partition_inputs, pure=True)
+        results = client.gather(
+            client.compute(
+                [build(p, end, shared_products, config, step_days, max_snapshots) for p in parts]
+            )
         )
-        results = client.gather(futures)
         training = _stack([r[0] for r in results])
         if training.empty:
             raise InputError(f"no paid orders early enough before {end.date()} to learn from")
-        # the local engine's row order (snapshots newest first, customers sorted), so that
-        # equal features give LightGBM equal input
+        # the local engine's row order (snapshots newest first, customers sorted): the BTYD
+        # fits then sum in the same order, and equal features give LightGBM equal input
         training = training.sort_values(
             ["cutoff", "customer_id"], ascending=[False, True], kind="stable"
         ).reset_index(drop=True)
+        summary = pd.concat([r[2] for r in results if not r[2].empty]).sort_index()
+        btyd_params = None
+        if use_btyd_features:
+            # one fit per snapshot on its whole population, as the local engine fits them,
+            # plus the population at as_of that scoring uses
+            snapshots = [snapshot for _, snapshot in training.groupby("cutoff", sort=False)]
+            *snapshot_params, btyd_params = _fit_btyd_on_cluster(client, [*snapshots, summary])
+            training = _with_btyd_columns(training, snapshot_params)
         label_columns = [c for c in training.columns if c.startswith("label_")]
         columns = model_feature_columns(training.drop(columns=["cutoff", *label_columns]))
         settings = model.get_params() if model is not None else {"churn_days": CHURN_DAYS}
@@ -242,35 +283,12 @@ def train_with_dask(
             training[columns].astype(float), training[label_columns], training["cutoff"]
         )
     at_end = _stack([r[1] for r in results])
-    # sorted by customer as the single-process summary is: the fits' sums then add up in
-    # the same order and give the same parameters
-    summary = pd.concat([r[2] for r in results if not r[2].empty]).sort_index()
     return TrainedModel(
         model=_plain_model(estimator),
-        btyd_params=(
-            fit_btyd_params(summary["frequency"], summary["recency"], summary["T"])
-            if use_btyd_features
-            else None
-        ),
+        btyd_params=btyd_params,
         trained_as_of=end.date(),
         feature_config=population_config(at_end, history, end, products, config, columns),
         use_btyd_features=use_btyd_features,
         snapshot_cutoffs=sorted(c.date() for c in training["cutoff"].unique()),
         n_training_rows=len(training),
-    )
-
-
-def _delayed_inputs(
-    part: Any,
-    end: pd.Timestamp,
-    products: Any,
-    config: Any,
-    step_days: int,
-    max_snapshots: int,
-    use_btyd_features: bool,
-) -> Any:
-    import dask
-
-    return dask.delayed(_partition_inputs, pure=True)(
-        part, end, products, config, step_days, max_snapshots, use_btyd_features
     )
