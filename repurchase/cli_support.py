@@ -54,6 +54,10 @@ def exits_cleanly(func: Callable[P, R]) -> Callable[P, R]:
                 raise
             typer.echo(f"error: {InputError(_os_reason(exc), path=named)}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except pd.errors.OutOfBoundsDatetime as exc:
+            # A reader that let a date beyond pandas' range (1677-2262) through: bad input.
+            typer.echo(f"error: a date in the input is out of range ({exc})", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except UnicodeDecodeError:
             # A reader that let a decoding error through: find the input that is not UTF-8.
             culprit = _first_non_utf8_text(kwargs.values())
@@ -113,6 +117,8 @@ def project_config(ctx: typer.Context | None = None) -> ProjectConfig:
         path = ctx.obj["config"]
     elif os.environ.get("REPURCHASE_CONFIG_FILE"):
         path = Path(os.environ["REPURCHASE_CONFIG_FILE"])
+    if path is not None and Path(path).is_dir():
+        raise InputError("is a folder, expected a config TOML file", path=path)
     config = load_project_config(path)
     _check_feature_table(config, path)
     return config

@@ -141,8 +141,15 @@ def test_inputs_made_at_run_time_are_refused_by_every_orders_command(
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     check_every_command("orders", make(inputs), fragment, workdir)
-    for kind in ("products", "customers", "contacts", "scores", "policy"):
+    for kind in ("products", "customers", "contacts", "scores", "policy", "config"):
         check_every_command(kind, missing_file(inputs), "not found", workdir)
+
+
+@pytest.mark.parametrize("kind", ["products", "customers", "contacts", "policy", "config"])
+def test_a_folder_in_place_of_any_file_is_refused(kind: str, workdir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / f"{kind}.toml" if kind in ("policy", "config") else tmp_path / f"{kind}.csv"
+    folder.mkdir()
+    check_every_command(kind, folder, "folder", workdir)
 
 
 def test_the_valid_companions_are_accepted(workdir: Path) -> None:
@@ -242,3 +249,15 @@ def test_the_installed_command_answers_the_same_in_a_real_process(
     assert len(lines) == 1 and name in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_a_score_date_beyond_pandas_range_is_bad_input(workdir: Path) -> None:
+    """`plan --scores` with a next_purchase_date in the year 3026: exit 2 and one line (the
+    score reader lets the date through; the CLI's last line of defence answers it)."""
+    scores = (VALID / "scores.csv").read_text().replace("2026-09-24", "3026-09-24", 1)
+    path = workdir.parent / "scores_3026.csv"
+    path.write_text(scores)
+    outcome = invoke(plan_with("--scores")(path)["plan"])
+    assert (outcome.exit_code, outcome.crash) == (2, None), outcome.stderr
+    assert len(outcome.error_lines()) == 1 and "out of range" in outcome.stderr
+    assert list(workdir.iterdir()) == []
