@@ -223,7 +223,6 @@ def test_harmless_variants_of_a_valid_file_give_the_same_features(
     [
         ("orders", "binary_garbage.csv", ["score", "--model", "fit"]),
         ("orders", "truncated.parquet", ["plan", "--scores", str(VALID / "scores.csv")]),
-        ("orders", "nul_bytes.csv", ["features"]),
     ],
 )
 def test_the_installed_command_answers_the_same_in_a_real_process(

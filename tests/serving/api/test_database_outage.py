@@ -188,3 +188,24 @@ def test_a_sqlite_write_lock_held_elsewhere_is_503_after_the_busy_timeout(
         again = client.post("/v1/orders", json={"orders": [order("o-2")]}, headers=USER)
         assert again.status_code == 200
         assert again.json()["inserted"] == 1
+
+
+def test_a_sqlite_file_replaced_by_an_empty_one_is_not_ready(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    """A botched restore leaves an empty file where the database was: SELECT 1 would still
+    work, so readiness must look at a table; writes answer 503, not 500."""
+    database = tmp_path / "replaced.db"
+    settings = make_settings(
+        tmp_path, database_url=f"sqlite:///{database}", model_uri=str(model_dir)
+    )
+    holder = ModelHolder(settings, loader=load_labelled_pyfunc)
+    holder.load()
+    with TestClient(create_app(settings, holder=holder)) as client:
+        assert client.get("/ready").status_code == 200
+        database.rename(tmp_path / "kept-aside.db")
+        sqlite3.connect(database).close()  # an empty database file in its place
+        ready = client.get("/ready")
+        assert (ready.status_code, ready.json()["database"]) == (503, False)
+        write = client.post("/v1/orders", json={"orders": [order("o-1")]}, headers=USER)
+        assert write.status_code == 503
