@@ -8,9 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.baselines._fitting import distinct_rows
+from models.btyd_features import BTYD_FEATURES, add_btyd_features
 from models.reasons import describe_reasons, tree_contributions
 from models.timing import quantile_days
 from training.labels import as_of_day
+from training.snapshots import default_feature_builder
 from training.train import TrainedModel
 
 SCORE_COLUMNS = [
@@ -109,6 +112,32 @@ def _phrase_inputs(features: pd.DataFrame) -> dict[str, pd.Series]:
     return {c: features[c] for c in ("cycle_days", "tenure_days") if c in features}
 
 
+def scoring_features(
+    model: TrainedModel,
+    orders: pd.DataFrame,
+    as_of: dt.date | str | pd.Timestamp,
+    products: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """``model.features(orders, as_of, products)``, with the BTYD columns computed once per
+    distinct ``(frequency, recency, T)``.
+
+    With the model's frozen BTYD parameters those columns are a function of that triple
+    alone, and customers share triples a lot (whole days; most bought once): on a synthetic
+    shop of 250,000 customers the Pareto/NBD series took 63 of the 73 seconds of scoring.
+    """
+    params = getattr(model, "btyd_params", None)
+    if not model.use_btyd_features or params is None:
+        return model.features(orders, as_of, products)
+    build = default_feature_builder()
+    frame = build(orders, as_of_day(as_of), products, model.feature_config)
+    history = frame[["frequency", "recency", "T"]]
+    codes, first = distinct_rows(*(history[c].to_numpy(dtype=float) for c in history.columns))
+    distinct = add_btyd_features(history.iloc[first].reset_index(drop=True), params)
+    for column in BTYD_FEATURES:
+        frame[column] = distinct[column].to_numpy()[codes]
+    return frame
+
+
 def score_customers(
     model: TrainedModel,
     orders: pd.DataFrame,
@@ -121,7 +150,7 @@ def score_customers(
 
     `orders` is the canonical orders frame; only rows up to `as_of` are used.
     """
-    features = model.features(orders, as_of, products)
+    features = scoring_features(model, orders, as_of, products)
     scores = score_frame(model, features, as_of)
     scores["model_version"] = model_version
     return scores[SCORE_COLUMNS]
