@@ -62,6 +62,27 @@ bench-plan: install ## does the plan pick the right people? plan's top vs random
 bench-batch: install ## score + plan end to end on 10M orders vs the DuckDB SQL reference (time, peak memory, rows/s)
 	$(PY) bench/bench_batch.py --orders 10000000 --customers 3500000 --work $(WORK)/bench --json $(WORK)/bench/batch.json
 
+.PHONY: fuzz
+fuzz: install ## Schemathesis on a real server with a trained model: 100 examples per operation and mode (>= 1,000 requests)
+	$(PY) bench/soak.py --prepare-only --work $(WORK)/soak
+	REPURCHASE_FUZZ_MODEL_URI=models:/repurchase@champion REPURCHASE_FUZZ_EXAMPLES=100 \
+		REPURCHASE_MLFLOW_TRACKING_URI=sqlite:///$(abspath $(WORK))/soak/mlflow.db \
+		REPURCHASE_MLFLOW_ARTIFACT_ROOT=$(abspath $(WORK))/soak/artifacts \
+		$(BIN)/pytest tests/serving/api/test_fuzz.py -s -q -p no:cacheprovider
+
+.PHONY: soak
+soak: install ## 10 minutes at 20 req/s on a real server: errors, p50/p95/p99 per endpoint, RSS growth (< 10%)
+	$(PY) bench/soak.py --work $(WORK)/soak --duration 600 --rate 20
+
+.PHONY: lock
+lock: install ## pin the installed runtime + dev dependencies into requirements.lock
+	@echo "# pip freeze of .venv (runtime + dev extras); regenerate with make lock" > requirements.lock
+	$(BIN)/pip freeze --exclude-editable >> requirements.lock
+
+.PHONY: audit
+audit: install ## pip-audit the locked dependencies (requirements.lock) for known vulnerabilities
+	$(BIN)/pip-audit -r requirements.lock --no-deps --disable-pip --strict --progress-spinner off
+
 .PHONY: mlflow-ui
 mlflow-ui: install ## open the MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db \

@@ -50,7 +50,13 @@ TagValue = (
 # bound is on the year as written (before any UTC offset), so the OpenAPI `pattern` below
 # states exactly what is accepted and a generated client never sends a refused date.
 FIRST_YEAR, LAST_YEAR = 1900, 2199
-YEAR_PATTERN = r"^(19|20|21)[0-9]{2}-"
+# Whole-value patterns (not just the year prefix): a generator can build matching values
+# directly instead of drawing any date and throwing away those out of range.
+_DAY = r"(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+_OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])"
+DAY_PATTERN = f"^{_DAY}$"
+TIMESTAMP_PATTERN = f"^{_DAY}({_TIME}{_OFFSET}?)?$"
 YEAR_RULE = f"must be between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31"
 
 
@@ -70,11 +76,11 @@ def _date_in_range(value: dt.date | None) -> dt.date | None:
 
 Timestamp = Annotated[
     dt.datetime,
-    Field(json_schema_extra={"pattern": YEAR_PATTERN}),
+    Field(json_schema_extra={"pattern": TIMESTAMP_PATTERN}),
     AfterValidator(_utc_in_range),
 ]
 Day = Annotated[
-    dt.date, Field(json_schema_extra={"pattern": YEAR_PATTERN}), AfterValidator(_date_in_range)
+    dt.date, Field(json_schema_extra={"pattern": DAY_PATTERN}), AfterValidator(_date_in_range)
 ]
 
 
