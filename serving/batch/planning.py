@@ -156,6 +156,8 @@ def plan_file(
     """
     check_output(out)
     started = time.perf_counter()
+    if scores is not None:  # only what the planner reads: a score table is wide
+        scores = scores.reindex(columns=_planner_columns())
     with partitioned_orders(
         orders, as_of, out, column_map=column_map, partition_rows=partition_rows
     ) as parts:
@@ -187,19 +189,29 @@ def plan_file(
     return PlanResult(plan, batch)
 
 
+def _planner_columns() -> list[str]:
+    from serving.policy.planner import SCORE_COLUMNS_USED
+
+    return [*SCORE_COLUMNS_USED, "reasons"]
+
+
 def _draft_from_scores(parts: Partitions, scores: pd.DataFrame, candidates: _Candidates) -> None:
-    """Pass 1 with a score file: its rows split by the orders' partitions."""
+    """Pass 1 with a score file: its rows split by the orders' partitions (each group is
+    let go once drafted, so the split copy never holds more than the table)."""
     by_part = _ByPartition(scores, parts.n_partitions)
+    by_part.frame = None
+    if not by_part.groups:
+        raise InputError("the score table has no rows")
     index_of = {number: i for i, number in enumerate(parts.numbers)}
     empty_orders = read_partition(parts, 0).iloc[:0]
     with BatchProgress("drafting", len(by_part.groups)) as bar:
-        for number, group in by_part.groups.items():
+        for number in sorted(by_part.groups):
+            group = by_part.groups.pop(number)
             index = index_of.get(number)
             orders = read_partition(parts, index) if index is not None else empty_orders
             candidates.add(number, group, orders)
+            del group
             bar.advance(parts.rows[index] if index is not None else 0)
-    if not by_part.groups:
-        raise InputError("the score table has no rows")
 
 
 def _store_plan(store_url: str, plan: pd.DataFrame, as_of: dt.date) -> None:
