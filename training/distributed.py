@@ -1,31 +1,30 @@
 """Train on a Dask cluster with the same feature and model code as :func:`training.train.fit_model`.
 
-The orders are partitioned by ``customer_id`` (every order of a customer in one partition).
-Each partition builds its own training snapshots, its features at ``as_of`` and its BTYD
-summary with the single-process functions; the client stacks them and fits the boosters with
-LightGBM's own Dask estimators (``DaskLGBMClassifier``), one data chunk per worker. The
-calibrators are small and are fitted locally on the held-out slice, as in the local engine.
+The orders are partitioned by ``customer_id`` (every order of a customer in one partition)
+and every step runs the single-process code on the cluster:
+
+1. each partition builds its training snapshots with :func:`build_training_frame`;
+2. each cutoff's population statistics (RFM split medians, channel and category lists, shop
+   pace, the cycle's SKU intervals: :func:`features.population.population_config`) are fixed
+   on the whole shop from those snapshots, and each partition rebuilds its snapshots with
+   them, so that every customer's features are those the local engine builds (a partition's
+   own statistics would differ from the shop's);
+3. each snapshot's BG/NBD and Pareto/NBD fit (on everyone known at its cutoff) and the fit
+   at ``as_of`` that scoring uses run side by side on the workers;
+4. the client stacks the snapshots and fits the boosters with LightGBM's own Dask estimator
+   (``DaskLGBMClassifier``), one data chunk per worker. The calibrators are small and are
+   fitted locally on the held-out slice, as in the local engine.
+
 The result is a plain :class:`training.train.TrainedModel` (boosters converted with
-``to_local()``): it scores, pickles and registers without a cluster.
+``to_local()``): it scores, pickles and registers without a cluster. With one worker it is
+the local model exactly. With more, LightGBM's data-parallel learner finds each feature's
+bins on one worker's rows, so the trees are close to, not identical with, a local fit.
 
-The snapshots' BG/NBD and Pareto/NBD fits (one per training cutoff, on everyone known then)
-and the population fit that scoring uses run side by side on the workers, on the stacked
-per-customer summaries, so they are the local engine's fits.
-
-What differs from the local engine, and why:
-
-- the other per-snapshot population statistics (RFM split medians, the most used channels
-  and categories, the shop pace, the cycle's SKU intervals) are those of the partition, not
-  of the whole shop. They are training inputs only: the statistics a model scores with
-  (``feature_config``, ``btyd_params``) are fixed on the whole population at ``as_of``, as
-  :func:`fit_model` does;
-- LightGBM's data-parallel training over several workers finds each feature's bins on one
-  worker's rows, so the trees are close to, not identical with, a local fit (one worker:
-  identical);
-- the training frame is gathered on the client, which picks each model's rows and fits the
-  calibrators there; the value regressor trains locally too, because
-  :meth:`models.repurchase.RepurchaseModel.fit` builds it inline (only its classifiers have
-  a construction hook, ``_classifier``).
+Limits: the training frame is gathered on the client, which picks each model's rows and fits
+the calibrators; the value regressor trains locally too, because
+:meth:`models.repurchase.RepurchaseModel.fit` builds it inline (only its classifiers have a
+construction hook, ``_classifier``); the population statistics of step 2 read the whole
+order history in one task per cutoff.
 """
 
 from __future__ import annotations
@@ -162,11 +161,23 @@ def _partition_inputs(
     config: Any,
     step_days: int,
     max_snapshots: int,
+    snapshot_configs: dict[pd.Timestamp, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One partition's training snapshots (without BTYD columns), its features at `end` and
-    its BTYD summary at `end`."""
+    its BTYD summary at `end`.
+
+    `snapshot_configs`: the feature config of each cutoff (population statistics fixed on
+    the whole shop); None builds each snapshot with `config`, i.e. with the partition's own
+    statistics.
+    """
     if not has_customers(orders, end):
         return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    build_features = default_feature_builder()
+
+    def build(history: pd.DataFrame, cutoff: pd.Timestamp, goods: Any, fallback: Any) -> Any:
+        chosen = (snapshot_configs or {}).get(cutoff, fallback)
+        return build_features(history, cutoff, goods, chosen)
+
     training = build_training_frame(
         orders,
         end,
@@ -176,10 +187,43 @@ def _partition_inputs(
         max_snapshots=max_snapshots,
         horizons=HORIZONS,
         churn_days=CHURN_DAYS,
+        feature_builder=build,
     )
-    at_end = default_feature_builder()(orders_up_to(orders, end), end, products, config)
+    if snapshot_configs is not None:
+        return training, pd.DataFrame(), pd.DataFrame()
+    at_end = build_features(orders_up_to(orders, end), end, products, config)
     summary = customer_summary(orders, end)
     return training, at_end, summary
+
+
+def _snapshot_configs(
+    client: Client,
+    snapshots: pd.DataFrame,
+    history: Any,
+    products: Any,
+    config: Any,
+) -> dict[pd.Timestamp, Any]:
+    """Each cutoff's feature config with the whole shop's population statistics fixed
+    (:func:`features.population.population_config`), computed side by side on the workers.
+
+    `snapshots`: the stacked first-pass snapshots (``cutoff`` plus the feature columns).
+    """
+    from features.population import population_config
+
+    cutoffs = [pd.Timestamp(cutoff) for cutoff in snapshots["cutoff"].unique()]
+    futures = [
+        client.submit(
+            population_config,
+            snapshots[snapshots["cutoff"] == cutoff],
+            history,
+            cutoff,
+            products,
+            config,
+            pure=False,
+        )
+        for cutoff in cutoffs
+    ]
+    return dict(zip(cutoffs, client.gather(futures), strict=True))
 
 
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -253,16 +297,34 @@ def train_with_dask(
     with dask_client(scheduler) as client:
         count = partitions or 2 * worker_count(client)
         shared_products = client.scatter(products, broadcast=True) if products is not None else None
-        parts = partition_by_customer(history, count).to_delayed()
+        by_customer = partition_by_customer(history, count).persist()
         build = dask.delayed(_partition_inputs, pure=True)
         results = client.gather(
             client.compute(
-                [build(p, end, shared_products, config, step_days, max_snapshots) for p in parts]
+                [
+                    build(part, end, shared_products, config, step_days, max_snapshots)
+                    for part in by_customer.to_delayed()
+                ]
             )
         )
-        training = _stack([r[0] for r in results])
-        if training.empty:
+        first_pass = _stack([r[0] for r in results])
+        if first_pass.empty:
             raise InputError(f"no paid orders early enough before {end.date()} to learn from")
+        # second pass: every snapshot rebuilt with the whole shop's population statistics at
+        # its cutoff, so each customer's features are those the local engine builds
+        configs = _snapshot_configs(
+            client, first_pass, client.scatter(history), shared_products, config
+        )
+        rebuilt = client.gather(
+            client.compute(
+                [
+                    build(part, end, shared_products, config, step_days, max_snapshots, configs)
+                    for part in by_customer.to_delayed()
+                ]
+            )
+        )
+        del first_pass
+        training = _stack([r[0] for r in rebuilt])
         # the local engine's row order (snapshots newest first, customers sorted): the BTYD
         # fits then sum in the same order, and equal features give LightGBM equal input
         training = training.sort_values(

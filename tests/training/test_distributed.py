@@ -3,7 +3,7 @@
 Findings these tests pin down (measured here, see the assertions):
 
 - one worker: ``DaskLGBMClassifier`` builds exactly the local booster (same trees, same
-  probabilities bit for bit);
+  probabilities bit for bit), and ``train_with_dask`` the local model (same scores);
 - two workers: LightGBM's data-parallel learner finds each feature's bins on one worker's
   rows only, so the trees differ; the ranking quality stays close to the local model's.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,32 +118,70 @@ def _auc_30d(
     return float(roc_auc_score(outcomes["label_bought_30d"], scores["p_buy_30d"]))
 
 
-@pytest.mark.slow
-def test_two_worker_processes_train_a_model_close_to_the_local_one(
-    shop_paths: dict[str, Path], tmp_path: Path
-) -> None:
+@dataclass
+class Holdout:
+    """The shop's orders and products, a day 90 days before its end, and the local model
+    trained on the history up to that day."""
+
+    orders: pd.DataFrame
+    products: pd.DataFrame
+    day: pd.Timestamp
+    local: TrainedModel
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return orders_up_to(self.orders, self.day)
+
+    def train_with_dask(self, scheduler: str | None) -> TrainedModel:
+        return train_with_dask(
+            self.history,
+            self.day,
+            self.products,
+            model=_small_model(),
+            step_days=SMALL_STEP_DAYS,
+            max_snapshots=SMALL_SNAPSHOTS,
+            scheduler=scheduler,
+        )
+
+
+@pytest.fixture(scope="module")
+def holdout(shop_paths: dict[str, Path]) -> Holdout:
     orders = read_orders(shop_paths["orders"])
     products = read_products(shop_paths["products"])
-    holdout = orders["ordered_at"].max().floor("D") - pd.Timedelta(days=90)
-    history = orders_up_to(orders, holdout)
+    day = orders["ordered_at"].max().floor("D") - pd.Timedelta(days=90)
     local = fit_model(
-        history,
-        holdout,
+        orders_up_to(orders, day),
+        day,
         products,
         model=_small_model(),
         step_days=SMALL_STEP_DAYS,
         max_snapshots=SMALL_SNAPSHOTS,
     )
+    return Holdout(orders, products, day, local)
+
+
+@pytest.mark.slow
+def test_one_worker_trains_the_local_model_exactly(holdout: Holdout) -> None:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        trained = holdout.train_with_dask(cluster.scheduler_address)
+
+    # same snapshots and features (whole-shop statistics per cutoff), same booster
+    history, day = holdout.history, holdout.day.date()
+    expected = score_customers(holdout.local, history, day, holdout.products)
+    scores = score_customers(trained, history, day, holdout.products)
+    pd.testing.assert_frame_equal(scores, expected, check_exact=True)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_train_a_model_close_to_the_local_one(
+    holdout: Holdout, tmp_path: Path
+) -> None:
+    local = holdout.local
 
     # scheduler None: a LocalCluster of two worker processes, closed afterwards
-    trained = train_with_dask(
-        history,
-        holdout,
-        products,
-        model=_small_model(),
-        step_days=SMALL_STEP_DAYS,
-        max_snapshots=SMALL_SNAPSHOTS,
-    )
+    trained = holdout.train_with_dask(None)
 
     assert type(trained.model) is RepurchaseModel
     assert trained.n_training_rows == local.n_training_rows
@@ -153,13 +192,13 @@ def test_two_worker_processes_train_a_model_close_to_the_local_one(
     assert trained.btyd_params.keys() == local.btyd_params.keys()
     for name, params in local.btyd_params.items():
         assert trained.btyd_params[name] == pytest.approx(params)
-    auc_dask = _auc_30d(trained, orders, products, holdout)
-    auc_local = _auc_30d(local, orders, products, holdout)
+    auc_dask = _auc_30d(trained, holdout.orders, holdout.products, holdout.day)
+    auc_local = _auc_30d(local, holdout.orders, holdout.products, holdout.day)
     print(f"AUC p_buy_30d at the holdout: local {auc_local:.4f}, dask {auc_dask:.4f}")
     assert abs(auc_dask - auc_local) < AUC_TOLERANCE
     joblib.dump(trained, tmp_path / "model.joblib")  # pickles without the cluster
     restored = joblib.load(tmp_path / "model.joblib")
-    scores = score_customers(restored, history, holdout.date(), products)
+    scores = score_customers(restored, holdout.history, holdout.day.date(), holdout.products)
     probabilities = scores.filter(like="p_").to_numpy(dtype=float)
     assert np.isfinite(probabilities).all()
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
