@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from .conftest import AS_OF, VALID, Outcome, assert_rejected, invoke
@@ -127,6 +127,7 @@ def mutated(name: str, mutations: list[Mutation], folder: Path) -> Path:
 def check(outcome: Outcome, bad: Path, out: Path) -> None:
     """Exit 0 with the output written, or a clean rejection with nothing written."""
     assert outcome.crash is None, f"crashed: {outcome.crash!r}"
+    event(f"exit {outcome.exit_code}")  # --hypothesis-show-statistics: accepted vs refused
     if outcome.exit_code == 0:
         assert out.exists() and out.stat().st_size > 0
         return
