@@ -25,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from features.errors import InputError
 from repurchase.settings import Settings
-from serving.api.deps import KEYED_RESPONSES, AppState, require_key
+from serving.api.deps import KEYED_RESPONSES, AppState, reject_unknown_query, require_key
 from serving.api.limits import BodySizeLimit, RateLimiter
 from serving.api.metrics import ApiMetrics
 from serving.api.model_holder import ModelHolder, ModelNotLoaded
@@ -94,7 +94,9 @@ def create_app(
     app.include_router(health.router)
     for router in (orders, contacts, customers, predict, plan, model):
         app.include_router(
-            router.router, dependencies=[Depends(require_key)], responses=KEYED_RESPONSES
+            router.router,
+            dependencies=[Depends(require_key), Depends(reject_unknown_query)],
+            responses=KEYED_RESPONSES,
         )
     return app
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -112,6 +115,33 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def reject_unknown_query(request: Request) -> None:
+    """422 for a query parameter the route does not declare (a typo like ``?chanel=sms``
+    would otherwise be ignored silently and answer something the caller did not ask for)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    unknown = sorted(set(request.query_params.keys()) - _declared_query(route))
+    if unknown:
+        detail = [
+            {"loc": ["query", name], "msg": "unknown query parameter", "type": "extra_forbidden"}
+            for name in unknown
+        ]
+        raise RequestValidationError(detail)
+
+
+def _declared_query(route: APIRoute) -> frozenset[str]:
+    # Walked per request: a route has a handful of parameters, cheaper than any cache key.
+    return frozenset(_query_names(route.dependant))
+
+
+def _query_names(dependant: Dependant) -> Iterator[str]:
+    yield from (param.alias for param in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
 
 # Answers every keyed endpoint may give besides its own, for the OpenAPI document.
 KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -184,3 +184,16 @@ def test_every_operation_keeps_its_contract(
     except BaseException:
         request_count["failed_operations"] += 1
         raise
+
+
+def test_an_undeclared_query_parameter_is_refused(api_schema: Any) -> None:
+    # Found by the fuzzer: `?chanel=sms` (a typo) used to be ignored and answer the whole plan.
+    client: Any = (
+        TestClient(api_schema.app)
+        if api_schema.app is not None
+        else httpx.Client(base_url=api_schema.get_base_url())
+    )
+    response = client.get("/v1/contact-plan?date=2024-06-01&chanel=sms", headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "chanel"]
+    assert client.get("/v1/contact-plan?date=2024-06-01&channel=sms", headers=AUTH).is_success
