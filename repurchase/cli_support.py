@@ -164,6 +164,11 @@ def check_output_path(path: Path) -> None:
     """Refuse an output path whose type we cannot write, before doing any work."""
     if not str(path).lower().endswith((".csv", ".parquet", ".pq")):
         raise InputError("output must end in .csv or .parquet", path=path)
+    if Path(path).is_dir():
+        raise InputError("output is a folder; give a file name", path=path)
+    blocking = next((p for p in Path(path).absolute().parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise InputError(f"output cannot go under {blocking.name!r}: it is a file", path=path)
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:

@@ -260,3 +260,19 @@ def test_a_score_date_beyond_pandas_range_is_bad_input(workdir: Path) -> None:
     assert (outcome.exit_code, outcome.crash) == (2, None), outcome.stderr
     assert len(outcome.error_lines()) == 1 and "out of range" in outcome.stderr
     assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["features", "score", "plan"])
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_an_output_path_that_cannot_be_a_file_is_refused_first(
+    command: str, where: str, workdir: Path
+) -> None:
+    (workdir / "taken.csv").mkdir()
+    (workdir / "plain.txt").write_text("not a folder")
+    out = "taken.csv" if where == "a folder" else "plain.txt/out.csv"
+    args = [command, "--orders", str(VALID / "orders.csv"), "--as-of", AS_OF, "--out", out]
+    if command == "plan":
+        args += ["--scores", str(VALID / "scores.csv")]
+    before = sorted(workdir.rglob("*"))
+    assert_rejected(invoke(args), out.split("/")[-1])
+    assert sorted(workdir.rglob("*")) == before
