@@ -70,3 +70,22 @@ def test_demo_mode_with_keys_still_checks_them(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, demo_mode=True)
     with TestClient(create_app(settings, holder=ModelHolder(settings))) as client:
         assert client.get("/v1/contact-plan?date=2024-06-01").status_code == 401
+
+
+def test_every_admin_route_refuses_a_user_key(
+    client: TestClient, user: dict[str, str], admin: dict[str, str]
+) -> None:
+    """Every operation documented with 403 (admin only) refuses a user key, allows an admin."""
+    paths = client.get("/openapi.json").json()["paths"]
+    admin_routes = [
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "403" in operation["responses"]
+    ]
+    assert admin_routes == [("POST", "/v1/model/reload")]
+    for method, path in admin_routes:
+        refused = client.request(method, path, headers=user)
+        assert refused.status_code == 403, (method, path)
+        assert refused.json() == {"detail": "admin key required"}
+        assert client.request(method, path, headers=admin).status_code != 403

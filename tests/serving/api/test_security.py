@@ -48,3 +48,33 @@ def test_bad_key_settings_are_input_errors(setting: str, message: str) -> None:
 
 def test_no_keys_is_an_empty_keyring() -> None:
     assert len(ApiKeyring.from_setting("")) == 0
+
+
+def test_only_sha256_digests_are_stored() -> None:
+    import hashlib
+
+    keyring = ApiKeyring.from_setting("reader-key-1,boss-key-12:admin")
+    stored = vars(keyring)["_digests"]
+    assert set(stored) == {
+        hashlib.sha256(b"reader-key-1").digest(),
+        hashlib.sha256(b"boss-key-12").digest(),
+    }
+
+
+def test_every_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No early exit on a match: the time taken must not tell which key (or whether one) matched.
+    import hmac
+
+    compared: list[tuple[bytes, bytes]] = []
+    real_compare = hmac.compare_digest
+
+    def counting_compare(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real_compare(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", counting_compare)
+    keyring = ApiKeyring.from_setting("first-key-1,second-key-2,third-key-3:admin")
+    for presented in ("first-key-1", "third-key-3", "no-such-key-0"):
+        compared.clear()
+        keyring.authenticate(presented)
+        assert len(compared) == 3
