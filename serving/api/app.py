@@ -27,7 +27,7 @@ from features.errors import InputError
 from repurchase.settings import Settings
 from serving.api.deps import KEYED_RESPONSES, AppState, reject_unknown_query, require_key
 from serving.api.limits import BodySizeLimit, RateLimiter
-from serving.api.metrics import ApiMetrics
+from serving.api.metrics import ApiMetrics, route_template
 from serving.api.model_holder import ModelHolder, ModelNotLoaded
 from serving.api.routes import contacts, customers, health, model, orders, plan, predict
 from serving.api.security import ApiKeyring
@@ -142,7 +142,11 @@ def _add_exception_handlers(app: FastAPI) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Only real bugs get here: bad input is answered 422 before any work starts.
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        # The route template, never the raw path (it holds customer ids), and the traceback
+        # only at debug level: exception messages can quote the data being processed.
+        route = route_template(request)
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
+        log.debug("traceback of the unhandled error on %s %s", request.method, route, exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
@@ -169,7 +173,16 @@ def _add_exception_handlers(app: FastAPI) -> None:
         )
         if not lost:
             return await unexpected(request, exc)
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        # The driver's first line only: SQLAlchemy's message quotes the SQL and its parameters.
+        cause = getattr(exc, "orig", None) or exc
+        first_line = str(cause).splitlines()[0] if str(cause) else ""
+        log.warning(
+            "database unavailable on %s %s: %s: %s",
+            request.method,
+            route_template(request),
+            type(cause).__name__,
+            first_line,
+        )
         return JSONResponse(
             status_code=503,
             content={"detail": "database unavailable; retry later"},

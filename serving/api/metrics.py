@@ -85,12 +85,12 @@ class ApiMetrics:
             status = response.status_code
             return response
         finally:
-            route = _route_template(request)
+            route = route_template(request)
             self.latency.labels(request.method, route).observe(time.perf_counter() - started)
             self.requests.labels(request.method, route, str(status)).inc()
 
 
-def _route_template(request: Request) -> str:
+def route_template(request: Request) -> str:
     """The matched route's template (the router records it in the scope), never the raw path."""
     route = request.scope.get("route")
     return str(getattr(route, "path", "<unmatched>"))

@@ -125,3 +125,35 @@ def test_a_real_server_logs_no_customer_data_at_info(tmp_path: Path) -> None:
     assert "re-scoring 1 customers failed" in text  # the failure was logged (so logs were read)
     leaked = [secret for secret in SECRETS if secret in text]
     assert leaked == [], f"customer data in the log: {leaked}\n{text[-3000:]}"
+
+
+def test_an_unexpected_error_logs_the_route_not_the_customer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    from serving.api.app import create_app
+    from serving.api.deps import get_session
+    from serving.api.model_holder import ModelHolder
+
+    from .conftest import make_settings
+
+    def broken_session() -> None:
+        raise RuntimeError(f"bug while reading {CUSTOMER} ordering {SKU}")
+
+    settings = make_settings(tmp_path)
+    app = create_app(settings, holder=ModelHolder(settings))
+    app.dependency_overrides[get_session] = broken_session
+    caplog.set_level(logging.INFO)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get(f"/v1/customers/{CUSTOMER}", headers=USER)
+    assert response.status_code == 500 and response.json() == {"detail": "internal error"}
+    # everything but the test's own HTTP client, which logs the URL it requested
+    server_side = [r for r in caplog.records if not r.name.startswith("httpx")]
+    above_debug = [r for r in server_side if r.levelno > logging.DEBUG]
+    errors = [r.getMessage() for r in above_debug if r.levelno >= logging.ERROR]
+    assert errors == ["unhandled RuntimeError on GET /v1/customers/{customer_id}"]
+    assert all(r.exc_info is None for r in above_debug)
+    assert not any(s in r.getMessage() for r in above_debug for s in SECRETS)
