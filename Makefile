@@ -70,9 +70,10 @@ fuzz: install ## Schemathesis on a real server with a trained model: 100 example
 		REPURCHASE_MLFLOW_ARTIFACT_ROOT=$(abspath $(WORK))/soak/artifacts \
 		$(BIN)/pytest tests/serving/api/test_fuzz.py -s -q -p no:cacheprovider
 
+SOAK_RATE ?= 10
 .PHONY: soak
-soak: install ## 10 minutes at 20 req/s on a real server: errors, p50/p95/p99 per endpoint, RSS growth (< 10%)
-	$(PY) bench/soak.py --work $(WORK)/soak --duration 600 --rate 20
+soak: install ## 10 minutes at SOAK_RATE (default 10) req/s on a real server: errors, p50/p95/p99 per endpoint, RSS growth (< 10%)
+	$(PY) bench/soak.py --work $(WORK)/soak --duration 600 --rate $(SOAK_RATE)
 
 .PHONY: lock
 lock: install ## pin the installed runtime + dev dependencies into requirements.lock
