@@ -81,7 +81,9 @@ def partition_by_customer(orders: pd.DataFrame, partitions: int) -> Any:
     """`orders` as a Dask DataFrame of `partitions` partitions, every customer's orders in one.
 
     Required column: ``customer_id``. The rows are hash-shuffled on ``customer_id``, so
-    per-customer feature code runs on each partition unchanged.
+    per-customer feature code runs on each partition unchanged. The shuffle keeps the index
+    (``0..n-1`` in the order of `orders`) but not the row order: sort a partition by its
+    index to get the original order back.
     """
     import dask.dataframe as dd
 
@@ -172,6 +174,7 @@ def _partition_inputs(
     """
     if not has_customers(orders, end):
         return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    orders = orders.sort_index(kind="stable")  # original row order: see partition_by_customer
     build_features = default_feature_builder()
 
     def build(history: pd.DataFrame, cutoff: pd.Timestamp, goods: Any, fallback: Any) -> Any:

@@ -10,6 +10,7 @@ the single-process ones.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
@@ -33,7 +34,15 @@ def _score_partition(
     """The scores of one partition's customers (`empty`, the column layout, when it has none)."""
     if not has_customers(orders, as_of):
         return empty
-    return score_customers(model, orders, as_of, products, model_version=model_version)
+    # the rows in their original order (the shuffle keeps the index, not the order): float
+    # sums then run in the same order as in one process, and near ties between two reasons
+    # break the same way
+    orders = orders.sort_index(kind="stable")
+    # a private copy per task: a worker's threads share what was scattered to it, and
+    # LightGBM predictions with different tree ranges on one booster at the same time mix
+    # up (the per-tree contributions behind the reasons)
+    private = copy.deepcopy(model)
+    return score_customers(private, orders, as_of, products, model_version=model_version)
 
 
 def _layout(
