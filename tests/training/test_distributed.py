@@ -39,7 +39,8 @@ from training.train import TrainedModel, fit_model
 
 # |AUC(p_buy_30d) of the two-worker Dask model - the local model's| at a 90-day holdout of
 # the generated 400-customer shop. Measured with this file's small model (seed 11): 0.9484
-# local, 0.9443 Dask (two worker processes).
+# local, 0.9425 to 0.9431 Dask over runs (two worker processes: which worker gets LightGBM
+# rank 0 follows their random ports).
 # The bound leaves room for other LightGBM and Dask versions.
 AUC_TOLERANCE = 0.02
 CLI = [sys.executable, "-m", "repurchase"]
