@@ -8,8 +8,9 @@
 2. the model is chosen (``--model``; a model fitted now learns from the whole history when it
    has at most ``fit_rows`` rows, else from a hashed sample of whole customers: the first
    partitions, said on stderr);
-3. each partition is scored with :func:`training.predict.score_customers` and appended to the
-   output (:class:`serving.batch.output.StreamedTable`, renamed into place at the end), and
+3. each partition is scored with :func:`training.predict.score_customers` (the model's
+   boosters compiled, :mod:`serving.batch.compiled`) and appended to the output
+   (:class:`serving.batch.output.StreamedTable`, renamed into place at the end), and
    optionally upserted into the store, one transaction per partition.
 
 Peak memory is one partition's, not the file's. A model scores a customer from that
