@@ -16,10 +16,17 @@ the others). Rows that agree on every split of a tree get the same contributions
 tree: the split directions of every row as one integer (vectorised numpy), LightGBM's own
 ``pred_contrib`` for one row per distinct pattern and that one tree, and a gather-add back to
 all rows. The sum over trees is LightGBM's, up to float rounding.
+
+LightGBM sets a prediction's tree range on the booster itself, so two threads predicting
+different ranges on one booster at once get each other's trees. The per-tree predictions
+therefore run on a copy of the booster private to the calling thread (made once per thread
+and booster), and the caller's booster only ever sees whole-model predictions.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -130,7 +137,7 @@ def tree_contributions(booster: Any, values: np.ndarray) -> np.ndarray:
     n_rows, n_features = values.shape
     if n_rows == 0:
         return np.zeros((0, n_features))
-    trees = _numerical_trees(booster)
+    private, trees = _private_booster(booster)
     if trees is None or booster.num_model_per_iteration() != 1:
         return np.asarray(booster.predict(values, pred_contrib=True))[:, :-1]
     columns = _Columns(values)
@@ -143,7 +150,7 @@ def tree_contributions(booster: Any, values: np.ndarray) -> np.ndarray:
         representative = np.empty(len(distinct), dtype=np.int64)
         representative[rows] = np.arange(n_rows)  # any row of a pattern stands for all
         per_pattern = np.asarray(
-            booster.predict(
+            private.predict(
                 values[representative],
                 pred_contrib=True,
                 start_iteration=index,
@@ -156,6 +163,28 @@ def tree_contributions(booster: Any, values: np.ndarray) -> np.ndarray:
         for feature in np.flatnonzero(np.any(per_pattern != 0.0, axis=0)).tolist():
             out[feature] += per_pattern[rows, feature]
     return out.T
+
+
+_THREAD = threading.local()
+
+
+def _private_booster(booster: Any) -> tuple[Any, list[list[dict[str, Any]]] | None]:
+    """This thread's own copy of `booster` and the copy's splits (module docstring); None
+    for the splits when the fast path does not apply. Cached per thread and booster: the copy
+    and the model dump cost milliseconds, a request's contributions less."""
+    cache: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] | None = getattr(
+        _THREAD, "boosters", None
+    )
+    if cache is None:
+        cache = _THREAD.boosters = weakref.WeakKeyDictionary()
+    entry = cache.get(booster)
+    if entry is None:
+        import lightgbm as lgb
+
+        trees = _numerical_trees(booster)
+        private = booster if trees is None else lgb.Booster(model_str=booster.model_to_string())
+        entry = cache[booster] = (private, trees)
+    return entry
 
 
 def _numerical_trees(booster: Any) -> list[list[dict[str, Any]]] | None:

@@ -10,7 +10,6 @@ the single-process ones.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from typing import Any
 
@@ -38,11 +37,9 @@ def _score_partition(
     # sums then run in the same order as in one process, and near ties between two reasons
     # break the same way
     orders = orders.sort_index(kind="stable")
-    # a private copy per task: a worker's threads share what was scattered to it, and
-    # LightGBM predictions with different tree ranges on one booster at the same time mix
-    # up (the per-tree contributions behind the reasons)
-    private = copy.deepcopy(model)
-    return score_customers(private, orders, as_of, products, model_version=model_version)
+    # a worker's threads share the scattered model: safe, the per-tree predictions behind
+    # the reasons run on a thread-private booster (models.reasons.tree_contributions)
+    return score_customers(model, orders, as_of, products, model_version=model_version)
 
 
 def _layout(
