@@ -113,9 +113,10 @@ def add_btyd_features(features: pd.DataFrame, params: BtydParams | None = None) 
     if "pareto_nbd" in params:
         pareto = ParetoNBDModel()
         pareto.params_ = dict(params["pareto_nbd"])
-        out["pnbd_p_alive"] = pareto.probability_alive(frequency, recency, age)
+        alive = pareto.probability_alive(frequency, recency, age)
+        out["pnbd_p_alive"] = alive
         for days in PARETO_HORIZONS:
             out[f"pnbd_p_buy_{days}d"] = pareto.probability_of_purchase(
-                days, frequency, recency, age
+                days, frequency, recency, age, p_alive=alive
             )
     return out

@@ -80,13 +80,13 @@ def _baseline_predictions(
     out: dict[str, pd.DataFrame] = {}
     for name, btyd in (("bg_nbd", BetaGeoModel()), ("pareto_nbd", ParetoNBDModel())):
         btyd.fit(frequency, recency, age)
-        frame = pd.DataFrame(
-            {
-                f"p_buy_{h}d": btyd.probability_of_purchase(h, frequency, recency, age)
-                for h in HORIZONS
-            }
-        )
-        frame["p_churn"] = 1 - btyd.probability_of_purchase(CHURN_DAYS, frequency, recency, age)
+        alive = btyd.probability_alive(frequency, recency, age)  # shared by every horizon
+        buys_within = {
+            days: btyd.probability_of_purchase(days, frequency, recency, age, p_alive=alive)
+            for days in (*HORIZONS, CHURN_DAYS)
+        }
+        frame = pd.DataFrame({f"p_buy_{h}d": buys_within[h] for h in HORIZONS})
+        frame["p_churn"] = 1 - buys_within[CHURN_DAYS]
         frame["predicted_value_365d"] = (
             btyd.expected_purchases(365, frequency, recency, age) * spend
         )

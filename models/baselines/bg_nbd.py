@@ -139,13 +139,25 @@ class BetaGeoModel(BaseEstimator):
         return np.asarray(numerator * np.exp(-np.logaddexp(0.0, self._log_dropout_odds(data))))
 
     def probability_of_purchase(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+        self,
+        t: ArrayLike,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        *,
+        p_alive: ArrayLike | None = None,
     ) -> FloatArray:
-        """P(at least one purchase in ``(T, T + t]`` | history); non-decreasing in ``t``."""
+        """P(at least one purchase in ``(T, T + t]`` | history); non-decreasing in ``t``.
+
+        `p_alive`: the same customers' :meth:`probability_alive`, when already at hand (it
+        does not depend on ``t``; the same keyword as Pareto/NBD's, where it saves most).
+        """
         r, alpha, _, _ = self._fitted_params()
         data = as_summary(frequency, recency, T)
         horizon = as_horizon(t)
         shape = r + data.frequency
         # 1 - ((alpha + T) / (alpha + T + t)) ** (r + x), via expm1/log1p to keep small t exact.
         buy_if_alive = -np.expm1(-shape * np.log1p(horizon / (alpha + data.T)))
-        return np.asarray(self.probability_alive(frequency, recency, T) * buy_if_alive)
+        if p_alive is None:
+            p_alive = self.probability_alive(frequency, recency, T)
+        return np.asarray(np.asarray(p_alive) * buy_if_alive)

@@ -216,11 +216,20 @@ class ParetoNBDModel(BaseEstimator):
         return np.asarray(rate * (beta + data.T) * lifetime_factor * self._probability_alive(data))
 
     def probability_of_purchase(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+        self,
+        t: ArrayLike,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        *,
+        p_alive: ArrayLike | None = None,
     ) -> FloatArray:
         """P(at least one purchase in ``(T, T + t]`` | history); non-decreasing in ``t``.
 
-        ``t`` is a scalar or an array broadcastable against the customers.
+        ``t`` is a scalar or an array broadcastable against the customers. `p_alive`: the
+        same customers' :meth:`probability_alive`, when already at hand. It does not depend on
+        ``t`` and is the expensive part (the hypergeometric series), so several horizons
+        should share it.
         """
         r, alpha, s, beta = self._fitted_params()
         data = as_summary(frequency, recency, T)
@@ -243,7 +252,8 @@ class ParetoNBDModel(BaseEstimator):
                 r + frequency[block], alpha + age[block], s, beta + age[block], span[block]
             )
         buy_if_alive = distinct[codes]
-        return np.asarray(self._probability_alive(data) * buy_if_alive)
+        alive = self._probability_alive(data) if p_alive is None else np.asarray(p_alive)
+        return np.asarray(alive * buy_if_alive)
 
 
 def _buy_if_alive(

@@ -177,6 +177,17 @@ def test_probability_of_purchase_grows_with_the_horizon_up_to_p_alive(
     assert (grid <= fitted_pareto_nbd.probability_alive(x, t_x, age) + 1e-12).all()
 
 
+def test_a_given_p_alive_is_the_one_computed_inside(fitted_pareto_nbd: ParetoNBDModel) -> None:
+    """Several horizons share one P(alive) (the expensive series): same numbers, bit for bit."""
+    x, t_x, age = CUSTOMERS.T
+    alive = fitted_pareto_nbd.probability_alive(x, t_x, age)
+    for horizon in (1, 4, 52):
+        np.testing.assert_array_equal(
+            fitted_pareto_nbd.probability_of_purchase(horizon, x, t_x, age, p_alive=alive),
+            fitted_pareto_nbd.probability_of_purchase(horizon, x, t_x, age),
+        )
+
+
 def test_a_recent_purchase_does_not_lower_the_chance_of_buying(
     fitted_pareto_nbd: ParetoNBDModel,
 ) -> None:
