@@ -114,8 +114,6 @@ def plan(
     from repurchase.settings import get_settings
     from serving.batch import plan_file
     from serving.policy import load_policy
-    from serving.policy.planner import SCORE_COLUMNS_USED
-    from serving.policy.scores import read_scores
 
     day = parse_date(as_of)
     check_output_path(out)
@@ -126,18 +124,16 @@ def plan(
     )
     contact_frame = read_contacts(contacts, config.column_map("contacts")) if contacts else None
     product_frame = read_products(products, config.column_map("products")) if products else None
-    score_frame = read_scores(scores) if scores is not None else None
-    if score_frame is not None:  # the planner reads a few columns of a wide table
-        score_frame = score_frame.reindex(columns=[*SCORE_COLUMNS_USED, "reasons"])
-    if score_frame is None and engine is Engine.dask:
-        score_frame = _scores_with_dask(ctx, orders, product_frame, day, model, scheduler)
+    score_source: pd.DataFrame | Path | None = scores  # a file is read by plan_file
+    if scores is None and engine is Engine.dask:
+        score_source = _scores_with_dask(ctx, orders, product_frame, day, model, scheduler)
     result = plan_file(
         orders,
         day,
         out,
         policy=effective_policy,
         model=model,
-        scores=score_frame,
+        scores=score_source,
         products=product_frame,
         customers=customer_frame,
         contacts=contact_frame,

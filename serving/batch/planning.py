@@ -5,14 +5,14 @@ all customers (highest priority first), so the plan cannot be cut into independe
 It is built in two passes that give exactly the whole-file plan:
 
 1. per hash partition (:mod:`serving.batch.scoring`): score it (or take its rows of a score
-   file) and build its plan *without* capacity. Every customer the real plan can contain is
-   in it: capacity only moves or drops contacts, it never adds one. Only those candidates
-   are kept, with the score columns the planner reads and their last paid order time;
-2. the real plan (:func:`serving.policy.build_plan`, capacity included) on all candidates
-   at once. A customer's draft depends only on their own scores, orders, consent and
-   touches; the capacity ranking breaks ties by customer_id order, which a subset keeps.
+   file) and draft its plan (:func:`serving.policy.planner.draft_plan`: every contact the
+   plan can hold, before capacity). A customer's draft depends only on their own scores,
+   orders, consent and touches, and capacity only moves or drops contacts, never adds one;
+2. the drafts combined (rows renumbered in customer_id order over all of them: the
+   capacity ranking's tie-breaker) and finished once
+   (:func:`serving.policy.planner.finish_plan`: capacity, then the plan's columns).
 
-Peak memory is one partition's scoring, or the candidates' planning, whichever is larger.
+Peak memory is one partition's scoring, or the drafts and the plan text, whichever is larger.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from serving.batch.scoring import (
     BatchResult,
     Log,
     choose_batch_model,
-    last_paid_order,
     partitioned_orders,
     read_partition,
     score_partitions,
@@ -53,58 +52,44 @@ class PlanResult:
 
 
 class _Candidates:
-    """Per partition: the customers the draft plan holds, with what the final pass needs."""
+    """Per partition: its draft plan (every contact it can hold, before capacity); at the
+    end, capacity over all drafts at once and the plan's columns."""
 
     def __init__(self, as_of: dt.date, policy: Any, customers: Any, contacts: Any) -> None:
-        from serving.policy import build_plan
-        from serving.policy.planner import SCORE_COLUMNS_USED
-
         self.as_of = as_of
         self.policy = policy
-        self.draft_policy = policy.model_copy(update={"daily_capacity": {}})
         self.customers = customers
         self.contacts = contacts
-        self.columns = [*SCORE_COLUMNS_USED, "reasons"]
-        self.build_plan = build_plan
-        self.scores: list[pd.DataFrame] = []
-        self.last_orders: list[pd.DataFrame] = []
+        self.drafts: list[Any] = []
         self.n_scored = 0
 
     def add(self, number: int, scores: pd.DataFrame, orders: pd.DataFrame) -> None:
-        """Draft the plan of one partition and keep its candidates."""
+        """Draft the plan of one partition and keep it."""
+        from serving.policy.planner import draft_plan
+
         self.n_scored += len(scores)
-        ids = scores["customer_id"].astype("string")
-        draft = self.build_plan(
-            scores,
-            as_of=self.as_of,
-            orders=orders,
-            customers=self.customers.rows(number),
-            contacts=self.contacts.rows(number),
-            policy=self.draft_policy,
+        self.drafts.append(
+            draft_plan(
+                scores,
+                as_of=self.as_of,
+                orders=orders,
+                customers=self.customers.rows(number),
+                contacts=self.contacts.rows(number),
+                policy=self.policy,
+            )
         )
-        keep = _member(ids, draft["customer_id"])
-        chosen = scores.loc[keep].reindex(columns=self.columns)
-        self.scores.append(chosen)
-        orders = orders.loc[_member(orders["customer_id"], chosen["customer_id"])]
-        self.last_orders.append(last_paid_order(orders))
 
     def plan(self) -> pd.DataFrame:
-        """The final plan over every candidate, capacity included."""
-        scores = pd.concat(self.scores, ignore_index=True)
-        last = pd.concat(self.last_orders, ignore_index=True)
-        self.scores, self.last_orders = [], []
-        if scores.empty:
+        """The final plan over every draft, capacity included."""
+        from serving.policy.planner import combine_drafts, finish_plan
+
+        if not self.drafts:
             from serving.policy import PLAN_COLUMNS
 
             return pd.DataFrame(columns=PLAN_COLUMNS)
-        return self.build_plan(
-            scores,
-            as_of=self.as_of,
-            orders=last,
-            customers=self.customers.among(scores["customer_id"]),
-            contacts=self.contacts.among(scores["customer_id"]),
-            policy=self.policy,
-        )
+        draft = combine_drafts(self.drafts)
+        self.drafts = []
+        return finish_plan(draft, as_of=self.as_of, policy=self.policy)
 
 
 class _ByPartition:
@@ -123,11 +108,6 @@ class _ByPartition:
             return None
         return self.groups.get(number, self.frame.iloc[:0])
 
-    def among(self, ids: pd.Series) -> pd.DataFrame | None:
-        if self.frame is None:
-            return None
-        return self.frame.loc[self.frame["customer_id"].isin(ids)]
-
 
 def plan_file(
     orders: Path,
@@ -136,7 +116,7 @@ def plan_file(
     *,
     policy: Any,
     model: str,
-    scores: pd.DataFrame | None = None,
+    scores: pd.DataFrame | Path | None = None,
     products: pd.DataFrame | None = None,
     customers: pd.DataFrame | None = None,
     contacts: pd.DataFrame | None = None,
@@ -150,12 +130,18 @@ def plan_file(
 ) -> PlanResult:
     """The contact plan from `as_of` for every customer of the `orders` file, into `out`.
 
-    `scores`: a score table (``serving.policy.scores.read_scores``); None scores the
-    partitions with the model `model` chooses. `customers`/`contacts` as read by
+    `scores`: a score table (``serving.policy.scores.read_scores``), or a score file's path:
+    read here with only the planner's columns and let go once drafted (a table of millions
+    of customers is a gigabyte the final pass does not need); None scores the partitions
+    with the model `model` chooses. `customers`/`contacts` as read by
     ``read_customers``/``read_contacts``. Equal to ``build_plan`` on the whole file.
     """
     check_output(out)
     started = time.perf_counter()
+    if isinstance(scores, Path):
+        from serving.policy.scores import read_scores
+
+        scores = read_scores(scores, _planner_columns())
     if scores is not None:  # only what the planner reads: a score table is wide
         scores = scores.reindex(columns=_planner_columns())
     with partitioned_orders(
@@ -180,6 +166,7 @@ def plan_file(
             )  # fmt: skip
         else:
             _draft_from_scores(parts, scores, candidates)
+            scores = None  # the drafts hold what the final pass needs
     plan = candidates.plan()
     write_table(plan, out)
     if store_url is not None:
@@ -228,17 +215,3 @@ def _store_plan(store_url: str, plan: pd.DataFrame, as_of: dt.date) -> None:
 def summary_line(result: PlanResult) -> str:
     """One line: customers, partitions, seconds."""
     return result.batch.summary("planned")
-
-
-def _member(ids: pd.Series, candidates: pd.Series) -> np.ndarray:
-    """``ids.isin(candidates)`` as a boolean array, through Arrow's hash set: pandas' isin on
-    Arrow strings builds a Python list of the candidates first (1.3 s against 0.1 s for
-    342,000 ids)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    found = pc.is_in(
-        pa.array(ids.astype("string"), type=pa.large_string()),
-        value_set=pa.array(candidates.astype("string"), type=pa.large_string()),
-    )
-    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)

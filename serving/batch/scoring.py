@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.errors import InputError
-from features.tables import drop_repeated_lines, iter_order_frames, paid_orders
+from features.tables import drop_repeated_lines, iter_order_frames
 from serving.batch.compiled import compiled_model
 from serving.batch.output import StreamedTable
 from serving.batch.progress import BatchProgress
@@ -297,16 +297,3 @@ def _store_writer(store_url: str | None) -> Callable[[pd.DataFrame], None] | Non
             repository.save_scores(session, scores, scored_at=scored_at)
 
     return upsert
-
-
-def last_paid_order(orders: pd.DataFrame) -> pd.DataFrame:
-    """Each customer's last paid order time: ``customer_id``, ``ordered_at`` (UTC),
-    ``status`` (``paid``) — a stand-in orders frame for the planner's quiet period."""
-    paid = paid_orders(orders)
-    if paid.empty:
-        return paid[["customer_id", "ordered_at", "status"]]
-    last = paid.groupby("customer_id", sort=False, observed=True)["ordered_at"].max()
-    frame = last.reset_index()
-    frame["customer_id"] = frame["customer_id"].astype("string")
-    frame["status"] = pd.Series("paid", index=frame.index, dtype="string")
-    return frame
