@@ -102,3 +102,14 @@ def _nodes(node: dict) -> list[dict]:
     if "split_feature" not in node:
         return []
     return [node, *_nodes(node["left_child"]), *_nodes(node["right_child"])]
+
+
+def test_reasons_rank_by_size_and_break_ties_by_column_order() -> None:
+    columns = ["a", "b", "c", "d"]
+    frame = pd.DataFrame({"a": [1.0, 1.0], "b": [2.0, 2.0], "c": [3.0, 3.0], "d": [4.0, 4.0]})
+    contributions = np.array([[0.0, 0.5, -0.5, 0.1], [0.0, 0.0, 0.0, 0.0]])
+    reasons = describe_reasons(frame, contributions, columns).tolist()
+    assert reasons == [
+        "b = 2.0 (raises); c = 3.0 (lowers); d = 4.0 (raises)",
+        "a = 1.0 (raises); b = 2.0 (raises); c = 3.0 (raises)",
+    ]
