@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -63,14 +64,36 @@ def precompile(model_path: Path, cache: Path) -> None:
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run `command`; its wall time and peak RSS (the child's own, from wait4)."""
+    """Run `command`; its wall time and peak memory: the larger of the child's own peak RSS
+    (wait4) and the peak of the summed RSS of the child and its worker processes, sampled
+    every 0.2 s (wait4 reports the largest single process, not the sum, with --workers)."""
     import tempfile
+    import threading
+
+    import psutil
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        tree_peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            with contextlib.suppress(psutil.Error):
+                parent = psutil.Process(child.pid)
+                while not done.wait(0.2):
+                    total = 0
+                    for process in [parent, *parent.children(recursive=True)]:
+                        with contextlib.suppress(psutil.Error):
+                            total += process.memory_info().rss
+                    tree_peak[0] = max(tree_peak[0], total)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
         seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -81,7 +104,7 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
     print(stdout.strip())
     return {
         "process_s": seconds,
-        "peak_rss_gb": usage.ru_maxrss / 1024**2,
+        "peak_rss_gb": max(usage.ru_maxrss * 1024, tree_peak[0]) / 1024**3,
         "cpu_s": usage.ru_utime + usage.ru_stime,
     }
 
@@ -93,6 +116,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("var/bench"), help="cache/output dir")
     parser.add_argument(
         "--partition-rows", type=int, default=1_000_000, help="order rows per partition"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="`score --workers`: partitions scored at a time"
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
@@ -131,7 +157,8 @@ def main() -> None:
         "duckdb": bench_features.measure("duckdb", work),
         "score": run_measured(
             [sys.executable, "-m", "repurchase", "score", "--orders", str(orders),
-             "--products", str(products), "--model", str(model), "--out", str(scores), *common],
+             "--products", str(products), "--model", str(model), "--out", str(scores),
+             "--workers", str(args.workers), *common],
             env,
         ),
         "plan": run_measured(

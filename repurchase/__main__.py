@@ -2,4 +2,6 @@
 
 from repurchase.cli import main
 
-main()
+# Guarded: worker processes (`--workers`) start by importing the parent's main module.
+if __name__ == "__main__":
+    main()

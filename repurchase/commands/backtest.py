@@ -124,6 +124,15 @@ PartitionRowsOption = Annotated[
         "with this, not with the file.",
     ),
 ]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="With --engine local: score this many partitions at a time in worker processes "
+        "(one per core; memory grows with it). Same output as one.",
+    ),
+]
 FitRowsOption = Annotated[
     int,
     typer.Option(
@@ -180,6 +189,7 @@ def score(
     to_store: ToStoreOption = False,
     engine: EngineOption = Engine.local,
     scheduler: SchedulerOption = None,
+    workers: WorkersOption = 1,
     save_model: Annotated[
         Path | None,
         typer.Option("--save-model", hidden=True, help="Also save the model used here."),
@@ -210,6 +220,7 @@ def score(
         fit_rows=fit_rows,
         store_url=get_settings().resolved_database_url if to_store else None,
         save_model=(lambda fitted: _save_model(fitted, save_model)) if save_model else None,
+        workers=workers,
     )
     typer.echo(result.summary())
 

@@ -24,6 +24,7 @@ from repurchase.commands.backtest import (
     PartitionRowsOption,
     SchedulerOption,
     ToStoreOption,
+    WorkersOption,
     feature_config_of,
 )
 from repurchase.model_choice import AUTO, choose_model
@@ -109,6 +110,7 @@ def plan(
     to_store: ToStoreOption = False,
     engine: EngineOption = Engine.local,
     scheduler: SchedulerOption = None,
+    workers: WorkersOption = 1,
 ) -> None:
     """Plan whom to contact from --as-of onwards: day, send time, channel, action, offer, why."""
     from repurchase.settings import get_settings
@@ -142,6 +144,7 @@ def plan(
         partition_rows=partition_rows,
         fit_rows=fit_rows,
         store_url=get_settings().resolved_database_url if to_store else None,
+        workers=workers,
     )
     typer.echo(_summary(result.plan, out, result.batch.customers))
     typer.echo(result.batch.summary("planned"), err=True)

@@ -63,9 +63,12 @@ class _Candidates:
         self.drafts: list[Any] = []
         self.n_scored = 0
 
-    def add(self, number: int, scores: pd.DataFrame, orders: pd.DataFrame) -> None:
+    def add(self, number: int, scores: pd.DataFrame, orders: pd.DataFrame | None) -> None:
         """Draft the plan of one partition and keep it."""
         from serving.policy.planner import draft_plan
+
+        if orders is None:  # score_partitions(needs_orders=True) always hands them over
+            raise TypeError("drafting a plan needs the partition's orders")
 
         self.n_scored += len(scores)
         self.drafts.append(
@@ -126,6 +129,7 @@ def plan_file(
     fit_rows: int = DEFAULT_FIT_ROWS,
     store_url: str | None = None,
     compile_trees: bool = True,
+    workers: int = 1,
     log: Log = stderr_log,
 ) -> PlanResult:
     """The contact plan from `as_of` for every customer of the `orders` file, into `out`.
@@ -161,8 +165,8 @@ def plan_file(
             )  # fmt: skip
             log(f"no --scores given; scoring with {chosen.why}")
             score_partitions(
-                parts, chosen.model, as_of, chosen.products, model_version=chosen.version,
-                on_scores=candidates.add, description="scoring and drafting",
+                parts, chosen, as_of, on_scores=candidates.add, description="scoring and drafting",
+                workers=workers, needs_orders=True,
             )  # fmt: skip
         else:
             _draft_from_scores(parts, scores, candidates)

@@ -153,34 +153,108 @@ def has_paid_customers(orders: pd.DataFrame) -> bool:
 
 def score_partitions(
     parts: Partitions,
-    model: Any,
+    chosen: ScoringModel,
     as_of: dt.date,
-    products: pd.DataFrame | None,
     *,
-    model_version: str,
-    on_scores: Callable[[int, pd.DataFrame, pd.DataFrame], None],
+    on_scores: Callable[[int, pd.DataFrame, pd.DataFrame | None], None],
     description: str = "scoring",
+    workers: int = 1,
+    needs_orders: bool = False,
 ) -> tuple[int, float]:
-    """Score each partition and hand its number, scores and orders to `on_scores`.
+    """Score each partition and hand its number, scores and (with `needs_orders`) orders to
+    `on_scores`, in partition order.
 
-    Returns the number of customers scored and the seconds taken.
+    `workers` > 1 scores that many partitions at a time in worker processes (each loads the
+    model once); the results still reach `on_scores` in partition order, so the output is
+    the one-process output. Returns the number of customers scored and the seconds taken.
     """
-    from training.predict import score_customers
-
     customers = 0
     with BatchProgress(description, len(parts)) as bar:
-        for index in range(len(parts)):
-            orders = read_partition(parts, index)
-            if has_paid_customers(orders):
-                scores = score_customers(
-                    model, orders, as_of, products, model_version=model_version
-                )
+        for index, scores in _scored(parts, chosen, as_of, workers):
+            if scores is not None:
+                orders = read_partition(parts, index) if needs_orders else None
                 on_scores(parts.numbers[index], scores, orders)
                 customers += len(scores)
             bar.advance(parts.rows[index])
     if customers == 0:
         raise InputError(f"no paid orders on or before {as_of}")
     return customers, bar.seconds
+
+
+def _scored(
+    parts: Partitions, chosen: ScoringModel, as_of: dt.date, workers: int
+) -> Iterator[tuple[int, pd.DataFrame | None]]:
+    """Each partition's index and scores (None: nobody to score), in partition order."""
+    if workers <= 1 or len(parts) <= 1:
+        for index in range(len(parts)):
+            yield (
+                index,
+                _score_partition(
+                    parts, index, chosen.model, as_of, chosen.products, chosen.version
+                ),
+            )
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # The workers get the model as trained (picklable) and compile it themselves (the
+    # compiled trees are cached on disk, so that is a load, not a compile). They are
+    # spawned, not forked: a fork of this process, whose Arrow, LLVM and OpenMP threads
+    # may hold locks at that moment, can hang for good.
+    compiled = chosen.model is not chosen.original
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(parts)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(chosen.original, compiled),
+    ) as pool:
+        # At most `workers` partitions in flight beyond the one being handed over, so
+        # finished scores never pile up in this process.
+        pending: dict[int, Any] = {}
+        next_index = 0
+        for index in range(len(parts)):
+            while next_index < len(parts) and len(pending) <= workers:
+                pending[next_index] = pool.submit(
+                    _score_in_worker, parts, next_index, as_of, chosen.products, chosen.version
+                )
+                next_index += 1
+            yield index, pending.pop(index).result()
+
+
+def _score_partition(
+    parts: Partitions,
+    index: int,
+    model: Any,
+    as_of: dt.date,
+    products: pd.DataFrame | None,
+    model_version: str,
+) -> pd.DataFrame | None:
+    """One partition's scores (None: nobody to score)."""
+    from training.predict import score_customers
+
+    orders = read_partition(parts, index)
+    if not has_paid_customers(orders):
+        return None
+    return score_customers(model, orders, as_of, products, model_version=model_version)
+
+
+# A worker process's model: set once by the pool's initializer, read by every task it runs.
+_worker_model: Any = None
+
+
+def _start_worker(original: Any, compile_trees: bool) -> None:
+    global _worker_model
+    _worker_model = compiled_model(original) if compile_trees else original
+
+
+def _score_in_worker(
+    parts: Partitions,
+    index: int,
+    as_of: dt.date,
+    products: pd.DataFrame | None,
+    model_version: str,
+) -> pd.DataFrame | None:
+    return _score_partition(parts, index, _worker_model, as_of, products, model_version)
 
 
 @dataclass(frozen=True)
@@ -243,12 +317,14 @@ def score_file(
     store_url: str | None = None,
     save_model: Callable[[Any], None] | None = None,
     compile_trees: bool = True,
+    workers: int = 1,
     log: Log = stderr_log,
 ) -> BatchResult:
     """Score every customer of the `orders` file at `as_of` into `out` (see module docstring).
 
     `model` is a ``--model`` choice; `store_url` a database URL to upsert the scores into
-    (one transaction per partition; re-running updates the same rows).
+    (one transaction per partition; re-running updates the same rows); `workers` processes
+    score partitions side by side (:func:`score_partitions`).
     """
     started = time.perf_counter()
     with partitioned_orders(
@@ -266,15 +342,12 @@ def score_file(
         horizons = tuple(getattr(chosen.model.model, "horizons", (7, 14, 30, 60, 90)))
         with StreamedTable(out, score_schema(horizons)) as table:
 
-            def write(_number: int, scores: pd.DataFrame, _orders: pd.DataFrame) -> None:
+            def write(_number: int, scores: pd.DataFrame, _orders: pd.DataFrame | None) -> None:
                 table.write(scores)
                 if store is not None:
                     store(scores)
 
-            customers, _ = score_partitions(
-                parts, chosen.model, as_of, chosen.products, model_version=chosen.version,
-                on_scores=write,
-            )  # fmt: skip
+            customers, _ = score_partitions(parts, chosen, as_of, on_scores=write, workers=workers)
     return BatchResult(
         customers, len(parts), parts.total_rows, time.perf_counter() - started, out, chosen.why
     )

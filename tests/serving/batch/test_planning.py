@@ -28,9 +28,14 @@ def whole_file_scores(
     return score_customers(batch_model, history, AS_OF, shop_products, model_version="model")
 
 
-@pytest.mark.parametrize("with_score_file", [False, True])
+@pytest.mark.parametrize(
+    ("with_score_file", "workers"),
+    [(False, 1), (True, 1), (False, 2)],
+    ids=["scored-here", "score-file", "scored-by-two-workers"],
+)
 def test_partitioned_plan_equals_the_whole_file_plan(
     with_score_file: bool,
+    workers: int,
     shop_files: dict[str, Path],
     shop_orders: pd.DataFrame,
     shop_products: pd.DataFrame,
@@ -50,7 +55,7 @@ def test_partitioned_plan_equals_the_whole_file_plan(
     result = plan_file(
         shop_files["orders"], AS_OF, out, policy=policy, model=str(model_file), scores=scores,
         products=shop_products, customers=customers, contacts=contacts, partition_rows=600,
-        log=lambda _message: None,
+        workers=workers, log=lambda _message: None,
     )  # fmt: skip
 
     assert result.batch.partitions >= 4

@@ -96,3 +96,24 @@ def test_nobody_to_score_is_an_input_error(
             model=str(model_file), log=lambda _message: None,
         )  # fmt: skip
     assert not list(tmp_path.iterdir())
+
+
+def test_worker_processes_write_the_one_process_file(
+    shop_files: dict[str, Path], shop_products: pd.DataFrame, model_file: Path, tmp_path: Path
+) -> None:
+    """`--workers 2` scores partitions side by side; the file is the same, row for row."""
+    files = {}
+    for workers in (1, 2):
+        files[workers] = tmp_path / f"scores_{workers}.parquet"
+        result = score_file(
+            shop_files["orders"],
+            AS_OF,
+            files[workers],
+            model=str(model_file),
+            products=shop_products,
+            partition_rows=600,
+            workers=workers,
+            log=lambda _message: None,
+        )
+        assert result.partitions >= 4
+    pd.testing.assert_frame_equal(pd.read_parquet(files[2]), pd.read_parquet(files[1]))
