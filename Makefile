@@ -50,9 +50,12 @@ bench-quality: install ## model vs baselines (AUC, Brier) on CDNOW and sample-sh
 	$(PY) bench/bench_quality.py --work $(WORK)/bench-quality --json $(WORK)/bench-quality/metrics.json
 
 .PHONY: bench-api
-bench-api: install ## HTTP API under 32 concurrent wrk connections: predict, customer, health (throughput, p50/p95/p99)
+bench-api: install ## HTTP API under 32 concurrent wrk connections: predict, customer, health (throughput, p50/p95/p99); the soak's trained model
 	bash scripts/apt-install.sh wrk
-	$(PY) bench/bench_api.py --work $(WORK)/bench-api
+	$(PY) bench/soak.py --prepare-only --work $(WORK)/soak
+	REPURCHASE_MLFLOW_TRACKING_URI=sqlite:///$(abspath $(WORK))/soak/mlflow.db \
+		REPURCHASE_MLFLOW_ARTIFACT_ROOT=$(abspath $(WORK))/soak/artifacts \
+		$(PY) bench/bench_api.py --work $(WORK)/bench-api --model-uri models:/repurchase@champion
 
 .PHONY: bench-plan
 bench-plan: install ## does the plan pick the right people? plan's top vs random/recency buyers (shop + CDNOW; model without BTYD features)
