@@ -87,16 +87,9 @@ def postgres_outage() -> Iterator[Outage]:
         admin.dispose()
 
 
-def _backends() -> list[object]:
-    backends: list[object] = ["sqlite"]
-    if POSTGRES_URL:
-        backends.append(pytest.param("postgresql", marks=pytest.mark.postgres))
-    return backends
-
-
-@pytest.fixture(params=_backends())
-def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
-    if request.param == "sqlite":
+@pytest.fixture
+def outage(database_backend: str, tmp_path: Path) -> Iterator[Outage]:
+    if database_backend == "sqlite":
         yield from sqlite_outage(tmp_path)
     else:
         yield from postgres_outage()

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,35 +30,10 @@ from sqlalchemy import create_engine, text
 
 from .conftest import USER_KEY, order
 
-POSTGRES_URL = os.environ.get("REPURCHASE_TEST_POSTGRES_URL", "")
 KILLS = 5
 MIN_BATCHES = 25  # the client keeps going until told to stop and at least this many are in
 LINES_PER_BATCH = 4
 START_TIMEOUT_S = 60
-
-
-def _backends() -> list[object]:
-    backends: list[object] = ["sqlite"]
-    if POSTGRES_URL:
-        backends.append(pytest.param("postgresql", marks=pytest.mark.postgres))
-    return backends
-
-
-@pytest.fixture(params=_backends())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database: a SQLite file, or a private schema on the PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'durable.db'}"
-        return
-    schema = f"durable_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 # The server's imports take seconds of CPU; paying them once per restart would make five
