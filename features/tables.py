@@ -198,22 +198,9 @@ def paid_orders(orders: pd.DataFrame) -> pd.DataFrame:
 
 def _read_file(path: str | Path, column_map: ColumnMap | None) -> pd.DataFrame:
     path = Path(path)
-    name = path.name.lower()
-    if not path.exists():
-        raise InputError("file not found", path=path)
-    if path.is_dir():
-        raise InputError("is a folder, expected a CSV or Parquet file", path=path)
-    if path.stat().st_size == 0:
-        raise InputError("file is empty", path=path)
-    if name.endswith(CSV_SUFFIXES):
-        frame = _read_csv(path)
-    elif name.endswith(PARQUET_SUFFIXES):
-        frame = _read_parquet(path)
-    else:
-        raise InputError(
-            f"unknown file type '{path.suffix or name}': use .csv, .csv.gz, .tsv or .parquet",
-            path=path,
-        )
+    _check_file(path)  # exists, not a folder, not empty, a known file type
+    is_csv = path.name.lower().endswith(CSV_SUFFIXES)
+    frame = _read_csv(path) if is_csv else _read_parquet(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     if column_map:
         frame = frame.rename(columns={k: v for k, v in column_map.items() if k in frame.columns})
