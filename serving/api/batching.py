@@ -26,6 +26,7 @@ concatenating them cost 32 times as much, under the GIL, in the request threads.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -163,19 +164,30 @@ def concat_parts(batch: Sequence[Parts]) -> Frames:
 def split_by_customer(
     frame: pd.DataFrame | None, customer_ids: Sequence[frozenset[str]]
 ) -> list[pd.DataFrame | None]:
-    """The rows of `frame` belonging to each id set, in one pass over the frame."""
+    """The rows of `frame` belonging to each id set, in their order in `frame`.
+
+    One `take` puts the rows in request order and each request gets a slice of it: a `take`
+    per request cost a millisecond per request and frame (string columns are Arrow arrays),
+    70 ms of a 32-request batch's 350 ms.
+    """
     if frame is None:
         return [None] * len(customer_ids)
     if len(customer_ids) == 1:
         return [frame.reset_index(drop=True)]
-    positions = frame.groupby(frame["customer_id"].astype(str), sort=False).indices
-    empty = np.empty(0, dtype=np.intp)
-    out: list[pd.DataFrame | None] = []
-    for ids in customer_ids:
-        mine = [positions[i] for i in ids if i in positions]
-        rows = np.sort(np.concatenate(mine)) if mine else empty
-        out.append(frame.take(rows).reset_index(drop=True))
-    return out
+    owner = {customer: number for number, ids in enumerate(customer_ids) for customer in ids}
+    unowned = len(customer_ids)  # sorts after every request; never handed out
+    request = np.fromiter(
+        (owner.get(customer, unowned) for customer in frame["customer_id"].astype(str)),
+        dtype=np.intp,
+        count=len(frame),
+    )
+    order = np.argsort(request, kind="stable")  # stable: each request's rows keep their order
+    grouped = frame.take(order).reset_index(drop=True)
+    bounds = np.searchsorted(request[order], np.arange(len(customer_ids) + 1)).tolist()
+    return [
+        grouped.iloc[start:stop].reset_index(drop=True)
+        for start, stop in itertools.pairwise(bounds)
+    ]
 
 
 def _concat(frames: list[pd.DataFrame | None]) -> pd.DataFrame | None:
