@@ -40,6 +40,11 @@ _ZERO = 1e-35
 # above this many splits in one tree, the patterns are too many to enumerate: LightGBM does it
 _MAX_SPLITS = 62
 _DENSE_KEYS = 20  # up to 2^20 patterns, distinct ones are found with a lookup table, no sort
+# Below this many rows LightGBM's own TreeSHAP over all trees at once is cheaper than one
+# LightGBM call per tree (measured, 150 trees of 15 leaves: ~0.5 ms per row for the former,
+# ~55 ms for the latter whatever the rows; even at 64 rows 33 vs 55 ms). The HTTP API scores
+# batches of 1 to 64 customers, where the per-tree calls were most of the scoring time.
+_DIRECT_ROWS = 100
 
 
 def _number(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -151,6 +156,9 @@ def tree_contributions(booster: Any, values: np.ndarray) -> np.ndarray:
     n_rows, n_features = values.shape
     if n_rows == 0:
         return np.zeros((0, n_features))
+    if n_rows < _DIRECT_ROWS:
+        # whole-model prediction: safe on the caller's booster (module docstring)
+        return np.asarray(booster.predict(values, pred_contrib=True, num_threads=1))[:, :-1]
     private, trees = _private_booster(booster)
     if trees is None or booster.num_model_per_iteration() != 1:
         return np.asarray(booster.predict(values, pred_contrib=True))[:, :-1]

@@ -113,3 +113,19 @@ def test_reasons_rank_by_size_and_break_ties_by_column_order() -> None:
         "b = 2.0 (raises); c = 3.0 (lowers); d = 4.0 (raises)",
         "a = 1.0 (raises); b = 2.0 (raises); c = 3.0 (raises)",
     ]
+
+
+def test_a_few_rows_get_the_same_contributions_as_the_same_rows_among_many() -> None:
+    """Small frames (the API's batches) take LightGBM's TreeSHAP directly, large ones the
+    per-pattern path: a row's contributions must not depend on which path scored it."""
+    values, labels = _data(n=2_000)
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 15, "verbose": -1, "num_threads": 1},
+        lgb.Dataset(values, labels),
+        num_boost_round=40,
+    )
+    many = tree_contributions(booster, values)
+    for few in (1, 7, 64):
+        small = tree_contributions(booster, values[:few])
+        assert small.shape == (few, 6)
+        np.testing.assert_allclose(small, many[:few], rtol=0, atol=1e-12)
