@@ -38,6 +38,21 @@ Planner = Callable[
 
 # the raw parts of every request in a batch -> (orders, customers, contacts) for all of them
 FrameBuilder = Callable[[Sequence[Parts]], Frames]
+# (scores, plan, each request's customer ids) of a batch -> one output per request
+Splitter = Callable[[pd.DataFrame, pd.DataFrame | None, Sequence[frozenset[str]]], list[Any]]
+
+
+def split_frames(
+    scores: pd.DataFrame, plan: pd.DataFrame | None, customer_ids: Sequence[frozenset[str]]
+) -> list[tuple[pd.DataFrame | None, pd.DataFrame | None]]:
+    """Each request's own rows of the batch's scores and plan, as frames."""
+    return list(
+        zip(
+            split_by_customer(scores, customer_ids),
+            split_by_customer(plan, customer_ids),
+            strict=True,
+        )
+    )
 
 
 class ModelNotLoaded(RuntimeError):
@@ -72,6 +87,7 @@ class _BatchContext:
     build: FrameBuilder
     planner: Planner | None
     policy: Any
+    split: Splitter = split_frames
 
 
 class ModelHolder:
@@ -146,7 +162,8 @@ class ModelHolder:
         planner: Planner,
         policy: Any,
         shape: Hashable = (),
-    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        split: Splitter = split_frames,
+    ) -> Any:
         """Score and plan one request's customers in the same batched call.
 
         `parts` are the request's raw inputs; `build(parts of every combined request)` turns
@@ -154,15 +171,17 @@ class ModelHolder:
         work is done once per batch, not per request). `planner(scores, as_of, orders,
         customers, contacts, policy)` returns the plan rows. Only requests of the same `shape`
         are combined (say, all with customer attributes, or all without).
+
+        Returns this request's output of `split(scores, plan, customer ids of each request)`,
+        by default its ``(scores, plan)`` frames; a caller that needs less than whole frames
+        (one row each) can say so and save building a frame per request.
         """
         current = self._current
         if current is None:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
-        key = (id(current), id(build), id(planner), id(policy), shape)
-        context = _BatchContext(current, build, planner, policy)
-        scores, plan = self._batcher.run(key, context, as_of, parts, customer_ids)
-        assert scores is not None
-        return scores, plan
+        key = (id(current), id(build), id(planner), id(policy), id(split), shape)
+        context = _BatchContext(current, build, planner, policy, split)
+        return self._batcher.run(key, context, as_of, parts, customer_ids)
 
     @staticmethod
     def _run_batch(
@@ -170,7 +189,7 @@ class ModelHolder:
         as_of: dt.date,
         batch: Sequence[Parts],
         customer_ids: Sequence[frozenset[str]],
-    ) -> list[tuple[pd.DataFrame | None, pd.DataFrame | None]]:
+    ) -> list[Any]:
         current = context.model
         orders, *others = context.build(batch)
         assert orders is not None
@@ -179,13 +198,7 @@ class ModelHolder:
         if context.planner is not None:
             customers, contacts = [*others, None, None][:2]
             plan = context.planner(scores, as_of, orders, customers, contacts, context.policy)
-        return list(
-            zip(
-                split_by_customer(scores, customer_ids),
-                split_by_customer(plan, customer_ids),
-                strict=True,
-            )
-        )
+        return context.split(scores, plan, customer_ids)
 
     # ----------------------------------------------------------------------- loading
 

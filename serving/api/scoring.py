@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +134,7 @@ def predict_customer(
     (see `serving.api.batching`), with the frames built once per batch. Requests only combine
     with requests of the same `shape` (e.g. all with customer attributes, or all without).
     """
-    scores, plan = holder.score_and_plan(
+    score_row, contact = holder.score_and_plan(
         parts,
         as_of,
         customer_ids=frozenset((customer_id,)),
@@ -142,14 +142,33 @@ def predict_customer(
         planner=plan_customers,
         policy=policy,
         shape=shape,
+        split=first_rows,
     )
-    if scores is None or scores.empty:
+    if score_row is None:
         raise ModelNotLoaded("the model returned no score for this history")
-    score_row = _plain(scores.iloc[0].to_dict())
-    if plan is None or plan.empty:
-        return score_row, None
-    first = plan.sort_values("contact_on", kind="stable").iloc[0].to_dict()
-    return score_row, _plain(first)
+    return score_row, contact
+
+
+def first_rows(
+    scores: pd.DataFrame, plan: pd.DataFrame | None, customer_ids: Sequence[frozenset[str]]
+) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    """Per request (one customer each): its score row and its earliest planned contact, as
+    plain values (None where there is none).
+
+    Done for the whole batch at once: cutting the frames into one small frame per request
+    and reading a row of each cost about a millisecond per request.
+    """
+    score_rows = {str(row["customer_id"]): _plain(row) for row in scores.to_dict("records")}
+    contacts: dict[str, dict[str, Any]] = {}
+    if plan is not None and not plan.empty:
+        # stable: among contacts on the same day, the planner's order decides, as before
+        earliest = plan.sort_values("contact_on", kind="stable").drop_duplicates("customer_id")
+        contacts = {str(row["customer_id"]): _plain(row) for row in earliest.to_dict("records")}
+    out: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
+    for ids in customer_ids:
+        (customer,) = ids
+        out.append((score_rows.get(customer), contacts.get(customer)))
+    return out
 
 
 def plan_customers(
