@@ -3,8 +3,8 @@
     python bench/bench_api.py --model-uri models:/repurchase@champion --work var/bench-api
 
 1. Starts `repurchase serve` in its own process on a free loopback port, with a fresh SQLite
-   database under --work and the model at --model-uri (default: the configured champion);
-   waits for /ready (the model must load).
+   database under --work and the model at --model-uri (default: the configured champion),
+   and the per-key rate limit off (one key sends everything); waits for /ready.
 2. Seeds --customers customers through POST /v1/orders (20 orders each, batches of 50
    customers; each batch is re-scored by the model, as in production).
 3. Runs `wrk` (a C load generator, its own process; script `bench/wrk/load.lua`) with
@@ -68,6 +68,9 @@ def start_server(work: Path, port: int, model_uri: str | None) -> subprocess.Pop
     env = os.environ | {
         "REPURCHASE_API_KEYS": API_KEY,
         "REPURCHASE_HOME": str(work / "home"),
+        # This measures capacity with one key: the per-key limit (default 6,000 a minute)
+        # would answer 429 past 100 req/s and count the limiter, not the endpoint.
+        "REPURCHASE_RATE_LIMIT_PER_MINUTE": "0",
     }
     env.pop("REPURCHASE_DATABASE_URL", None)
     if model_uri:
