@@ -7,6 +7,17 @@ waiting, up to `max_batch` requests, and serve it in one call. Under light load 
 finds one request and serves it at once (no added wait); under load the queue fills while
 the workers are busy and batches form by themselves.
 
+Left at that, batches under steady load split in two and stay split: the clients of a batch
+get their answers together and send their next requests over the following tens of
+milliseconds (the answers go out and the next bodies are parsed first, under the same GIL),
+so a worker that takes only what is queued finds some of them, scores those at nearly the
+cost of all, and the rest queue meanwhile (measured with 32 clients: batches of 23 and 9 in
+turn). So a worker expects as many requests as its previous call served plus those that
+queued during that call (in a closed loop, every client), and waits for the missing ones for
+at most half the previous call's time (and `max_wait`). Under steady load batches stay whole;
+when load drops, a call waits once, boundedly; a lone request after a lone request (nothing
+queued meanwhile) never waits.
+
 Correctness rests on two facts. A customer's scores and plan depend only on their own rows
 (the model freezes every population statistic at training, see `features.population`; the
 policy is per customer). And requests are only combined when their customer ids do not
@@ -29,6 +40,7 @@ import datetime as dt
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -61,10 +73,18 @@ class FrameBatcher:
     `as_of`, and their customer ids are disjoint.
     """
 
-    def __init__(self, function: BatchFunction, *, workers: int, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        function: BatchFunction,
+        *,
+        workers: int,
+        max_batch: int = 64,
+        max_wait: float = 0.1,
+    ) -> None:
         self._function = function
         self._workers = max(1, workers)
         self._max_batch = max(1, max_batch)
+        self._max_wait = max_wait  # the longest wait for the rest of a batch (module docstring)
         self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._started = False
         self._start_lock = threading.Lock()
@@ -98,15 +118,35 @@ class FrameBatcher:
                 self._started = True
 
     def _work(self) -> None:
+        expected, previous_seconds = 1, 0.0
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._collect(expected, previous_seconds)
+            started = time.monotonic()
             for group in _disjoint_groups(batch):
                 self._serve(group)
+            previous_seconds = time.monotonic() - started
+            expected = len(batch) + self._queue.qsize()  # module docstring
+
+    def _collect(self, expected: int, previous_seconds: float) -> list[_Request]:
+        """The next batch: everything queued and, while fewer than `expected`, those still
+        arriving, for at most half the previous call's time (module docstring)."""
+        batch = [self._queue.get()]
+        deadline = time.monotonic() + min(self._max_wait, previous_seconds / 2)
+        expected = min(expected, self._max_batch)
+        while len(batch) < self._max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            wait = deadline - time.monotonic()
+            if len(batch) >= expected or wait <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=wait))
+            except queue.Empty:
+                break
+        return batch
 
     def _serve(self, requests: list[_Request]) -> None:
         if len(requests) == 1:
