@@ -132,9 +132,13 @@ def _drop_repeated_lines(orders: pd.DataFrame) -> pd.DataFrame:
 
     Hashing millions of id strings (``drop_duplicates``) is slow, so the pairs are first
     compared by 64-bit fingerprints: a row whose fingerprint no other row shares cannot be a
-    repeat. Only rows with a shared fingerprint (usually none) are compared as text.
+    repeat. Only rows with a shared fingerprint (usually none) are compared as text. When no
+    order id repeats at all (one row per order, common), no pair can, and the SKUs are not
+    looked at.
     """
     pair = string_fingerprints(orders["order_id"])
+    if not has_repeats(pair):
+        return orders
     pair ^= string_fingerprints(orders["sku"]) * FINGERPRINT_BASE  # unequal weights: (a,b) != (b,a)
     if not has_repeats(pair):
         return orders
@@ -317,7 +321,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             raise InputError(
                 "is not UTF-8 text; re-export the file as UTF-8", path=path, column=field.name
             )
-    return _as_text_columns(table, path).to_pandas()
+    return _one_chunk_per_column(_as_text_columns(table, path)).to_pandas()
 
 
 def _as_text_columns(table: Any, path: Path) -> Any:
@@ -337,14 +341,33 @@ def _as_text_columns(table: Any, path: Path) -> Any:
                 raise InputError(
                     "is not UTF-8 text; re-export the file as UTF-8", path=path, column=field.name
                 ) from None
-        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and pc.any(
-            pc.match_substring(column, "\x00")
-        ).as_py():
+        if (
+            (pa.types.is_string(column.type) or pa.types.is_large_string(column.type))
+            and _may_hold_nul(column)
+            and pc.any(pc.match_substring(column, "\x00")).as_py()
+        ):
             raise InputError(
                 "contains NUL bytes; is this a text export?", path=path, column=field.name
             )
         columns.append(column)
     return type(table).from_arrays(columns, names=table.schema.names)
+
+
+def _one_chunk_per_column(table: pa.Table) -> pa.Table:
+    """`table` with each column one contiguous array, text as ``large_string``.
+
+    pandas holds text as ``large_string`` and would convert the file's row-group chunks
+    itself; joined once here, the id columns are later scanned, fingerprinted and sorted
+    (``features.prepared``) without a copy per step.
+    """
+    for index, field in enumerate(table.schema):  # by position: names may repeat here
+        column = table.column(index)
+        if pa.types.is_string(field.type):
+            column = column.cast(pa.large_string())
+        if column.num_chunks != 1:
+            column = pa.chunked_array([column.combine_chunks()], type=column.type)
+        table = table.set_column(index, field.name, column)
+    return table
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -380,7 +403,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise InputError(
             f"is not a readable Parquet file ({_first_line(exc)})", path=path
         ) from None
-    table = _as_text_columns(table, path)
+    table = _one_chunk_per_column(_as_text_columns(table, path))
     try:
         return table.to_pandas()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
@@ -400,6 +423,99 @@ def _arrow_reason(exc: Exception) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- byte scans
+#
+# Stripping, lowercasing and regex checks cost a pass of string kernels per column, about a
+# second per id column of 10M rows, and in real exports almost never change or find anything.
+# A scan of the UTF-8 bytes behind an Arrow-backed column (min/max reductions, a gather of
+# each value's first and last byte) proves most of them unnecessary in a few milliseconds.
+# The scans only ever answer "nothing to do"; anything they cannot rule out goes through the
+# string kernels, which also name the bad rows.
+
+
+def _is_plain_text(
+    values: pd.Series,
+    *,
+    missing_ok: bool = False,
+    lowercase: bool = False,
+    max_bytes: int | None = None,
+) -> bool:
+    """Whether stripping, blank and control-character checks would leave `values` as it is.
+
+    True only for an Arrow-backed text column whose present values are not empty, neither
+    start nor end with whitespace (any byte <= 0x20 or >= 0x7F is treated as possible
+    whitespace, so non-ASCII edges count too), hold no control character (bytes 0x00-0x1F,
+    0x7F: in UTF-8 these bytes occur only as those characters), have at most `max_bytes`
+    bytes (so at most as many characters) and, with `lowercase`, hold only ASCII without
+    capitals (``str.lower`` changes nothing). Missing values are allowed with `missing_ok`.
+    """
+    chunks = _string_chunks(values)
+    if chunks is None:
+        return False
+    for chunk in chunks:
+        if chunk.null_count and not missing_ok:
+            return False
+        offsets, data = _chunk_bytes(chunk)
+        starts, ends = offsets[:-1], offsets[1:]
+        if chunk.null_count:
+            present = chunk.is_valid().to_numpy(zero_copy_only=False)
+            starts, ends = starts[present], ends[present]
+        lengths = ends - starts
+        if len(lengths) == 0:
+            continue  # only missing values
+        if lengths.min() == 0 or (max_bytes is not None and lengths.max() > max_bytes):
+            return False
+        if data.min() < 0x20:  # a control character
+            return False
+        top = int(data.max())
+        if top >= 0x7F and (lowercase or (data == 0x7F).any()):
+            return False  # DEL, or non-ASCII text that lower() might change
+        if lowercase and ((data >= ord("A")) & (data <= ord("Z"))).any():
+            return False
+        edges = np.concatenate([data[starts], data[ends - 1]])
+        if edges.min() <= 0x20 or edges.max() >= 0x7F:
+            return False  # may start or end with whitespace
+    return True
+
+
+def _may_hold_nul(column: Any) -> bool:
+    """False when no value of an Arrow text column (Array or ChunkedArray) has a NUL byte."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        data = _chunk_bytes(chunk)[1]
+        if len(data) and data.min() == 0:
+            return True
+    return False
+
+
+def _string_chunks(values: pd.Series) -> list[Any] | None:
+    """The Arrow arrays behind a pandas text column; None unless it is Arrow-backed."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    arrow = pa.array(values.array)
+    chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
+    if not all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
+        return None
+    return list(chunks)
+
+
+def _chunk_bytes(chunk: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Value offsets (from 0) and the UTF-8 bytes they index, of an Arrow string array."""
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    itemsize = np.dtype(width).itemsize
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(
+        buffers[1], dtype=width, count=len(chunk) + 1, offset=chunk.offset * itemsize
+    ).astype(np.int64, copy=False)
+    start, end = int(offsets[0]), int(offsets[-1])
+    if start:  # a slice: rebase (a copy), else the offsets are used in place
+        offsets = offsets - start
+    if buffers[2] is None:
+        return offsets, np.zeros(0, dtype=np.uint8)
+    return offsets, np.frombuffer(buffers[2], dtype=np.uint8)[start:end]
 
 
 # --------------------------------------------------------------------------- column checks
@@ -432,7 +548,10 @@ def _identifier(frame: pd.DataFrame, column: str, path: str | Path) -> pd.Series
     values = frame[column]
     if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
         values = values.astype("string")
-    values = values.astype("string").str.strip()
+    values = values.astype("string")
+    if _is_plain_text(values, max_bytes=MAX_IDENTIFIER_LENGTH):
+        return values  # stripping and the checks below would find nothing
+    values = values.str.strip()
     missing = values.isna() | (values == "")
     if missing.any():
         _fail(frame, missing, column, path, "has empty values")
@@ -450,7 +569,10 @@ def _identifier(frame: pd.DataFrame, column: str, path: str | Path) -> pd.Series
 def _optional_text(frame: pd.DataFrame, column: str, *, lower: bool = False) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    values = frame[column].astype("string").str.strip()
+    values = frame[column].astype("string")
+    if _is_plain_text(values, missing_ok=True, lowercase=lower):
+        return values  # nothing to strip, blank or lowercase
+    values = values.str.strip()
     values = values.mask(values == "")
     return values.str.lower() if lower else values
 
@@ -536,8 +658,10 @@ def _timestamp(
 def _status(frame: pd.DataFrame, path: str | Path) -> pd.Series:
     if "status" not in frame.columns:
         return pd.Series("paid", index=frame.index, dtype="string")
-    values = frame["status"].astype("string").str.strip().str.lower().fillna("paid")
-    values = values.mask(values == "", "paid")
+    values = frame["status"].astype("string")
+    if not _is_plain_text(values, lowercase=True):
+        values = values.str.strip().str.lower().fillna("paid")
+        values = values.mask(values == "", "paid")
     unknown = ~values.isin(ORDER_STATUSES)
     if unknown.any():
         _fail(frame, unknown, "status", path, f"must be one of {', '.join(ORDER_STATUSES)}")

@@ -184,3 +184,49 @@ def test_repeated_order_lines_count_once_and_nothing_else_is_dropped() -> None:
     orders = canonical_orders(frame)
     # o1/A and o2/(no sku) repeat: their first rows stay; (A, o1) is another pair than (o1, A)
     assert orders["amount"].tolist() == [1.0, 3.0, 4.0, 5.0, 7.0, 8.0]
+
+
+def test_text_is_normalised_whatever_the_storage() -> None:
+    """Stripping, blanks and lowercasing give the same values on Arrow text (where byte scans
+    may skip them) as on Python objects; the expected values are the rules written out."""
+    texts = {
+        "customer_id": [" c1", "c2\t", "\u00a0c3\u3000", "c4", "Café"],
+        "order_id": ["o1", "o2", "o3", "o4", "o5"],
+        "sku": ["A ", "", None, "b", " \u00e9"],
+        "channel": ["Web", " app", "WECHAT ", None, "Über"],
+        "status": ["Paid", " refunded", "", None, "paid"],
+    }
+    expected = {
+        "customer_id": ["c1", "c2", "c3", "c4", "Café"],
+        "sku": ["A", None, None, "b", "\u00e9"],
+        "channel": ["web", "app", "wechat", None, "über"],
+        "status": ["paid", "refunded", "paid", "paid", "paid"],
+    }
+    stamps = {"ordered_at": ["2024-01-05"] * 5, "amount": [1.0] * 5}
+    for dtype in ("object", "str", "string"):
+        frame = pd.DataFrame({k: pd.Series(v, dtype=dtype) for k, v in texts.items()} | stamps)
+        orders = canonical_orders(frame)
+        for column, values in expected.items():
+            got = [None if pd.isna(v) else v for v in orders[column]]
+            assert got == values, (dtype, column)
+            assert str(orders[column].dtype) == "string"
+        # already clean values come back unchanged
+        clean = canonical_orders(orders)
+        pd.testing.assert_frame_equal(clean, orders)
+
+
+def test_control_characters_and_long_ids_are_refused_from_arrow_text() -> None:
+    base = {"ordered_at": ["2024-01-05"] * 2, "amount": [1.0, 2.0]}
+    for ids, why in (
+        (["c1", "c\x7f2"], "control characters"),
+        (["c1", "c\n2"], "control characters"),
+        (["c1", ""], "empty values"),
+        (["c1", None], "empty values"),
+        (["c1", "x" * 129], "longer than 128"),
+    ):
+        frame = pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")} | base)
+        with pytest.raises(InputError, match=why):
+            canonical_orders(frame)
+    # 128 characters of two bytes each are 256 bytes, and allowed
+    long_ok = pd.DataFrame({"customer_id": pd.Series(["c1", "é" * 128], dtype="str")} | base)
+    assert canonical_orders(long_ok)["customer_id"].str.len().max() == 128
