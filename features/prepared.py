@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -277,22 +278,25 @@ def encode(values: pd.Series) -> tuple[IntArray, pd.Index]:
 def sorted_codes(values: pd.Series) -> tuple[IntArray, pd.Index]:
     """Integer codes whose order is the sorted order of the values (no missing values).
 
-    Short ids are sorted as packed integers (see :func:`short_text_keys`): one numpy argsort
-    gives codes and order at once. Other ids are factorized unsorted, then only the distinct
-    values are sorted, much cheaper than ``pd.factorize(sort=True)`` on millions of strings.
+    Short ids are sorted as packed integers (see :func:`short_text_keys` and
+    :func:`sort_keys`): one sort gives codes and order at once. Other ids are factorized
+    unsorted, then only the distinct values are sorted, much cheaper than
+    ``pd.factorize(sort=True)`` on millions of strings.
     """
     if not isinstance(values.dtype, pd.CategoricalDtype):  # categoricals come encoded
         texts = _large_text(values)
         keys = short_text_keys(texts)
         if keys is not None:
-            order = np.argsort(keys)
-            keys = keys[order]
-            first = np.ones(len(keys), dtype=bool)  # first row of each distinct value
-            first[1:] = keys[1:] != keys[:-1]
-            del keys
+            order, image = sort_keys(keys)
+            first = np.ones(len(image), dtype=bool)  # first row of each distinct value
+            first[1:] = image[1:] != image[:-1]
+            del image
             codes = np.empty(len(order), dtype=np.int32)
             codes[order] = np.cumsum(first, dtype=np.int32) - 1
-            return codes, pd.Index(pd.array(texts.take(order[first]), dtype="string"))
+            # the distinct texts rebuilt from their keys: cheaper than a take of scattered
+            # strings out of the whole column
+            names = texts_of_short_keys(keys[order[first]])
+            return codes, pd.Index(pd.array(names, dtype="string"))
     codes, uniques = encode(values)
     order = text_sort_order(_large_text(pd.Series(uniques)))
     rank = np.empty(len(order), dtype=np.int64)
@@ -305,7 +309,45 @@ def text_sort_order(texts: pa.LargeStringArray) -> IntArray:
     keys = short_text_keys(texts)
     if keys is None:
         return pc.array_sort_indices(texts).to_numpy().astype(np.int64)
-    return np.argsort(keys).astype(np.int64)
+    return sort_keys(keys)[0]
+
+
+def sort_keys(keys: npt.NDArray[np.uint64]) -> tuple[IntArray, npt.NDArray[np.uint64]]:
+    """Positions that sort `keys` (equal keys in any order), and an array in that order that
+    compares as the sorted keys do (equal where they are equal, increasing where they rise).
+
+    numpy sorts 64-bit integers (SIMD) about seven times faster than it argsorts them
+    (1.9 s for 10M customer ids). So the keys are renumbered, order kept, into as few bits as
+    they need, each beside its position in one integer; those are sorted and the positions
+    read back. The renumbering ranks, in each 16-bit digit of the keys, only the values that
+    occur: ids like "c3499999" use 11 of 65,536 values in the first digit and 121 in each
+    other, 25 bits in all. Keys needing too many bits for that are argsorted.
+    """
+    n = len(keys)
+    position_bits = max((n - 1).bit_length(), 1)
+    digits = keys.view(np.uint16).reshape(n, 4)
+    # most significant digit first, whatever the machine's byte order
+    columns = (3, 2, 1, 0) if sys.byteorder == "little" else (0, 1, 2, 3)
+    packed = np.zeros(n, dtype=np.uint64)
+    space = 1
+    for column in columns:
+        used = np.bincount(digits[:, column], minlength=2**16) > 0
+        size = int(used.sum())
+        if size == 1:
+            continue  # the same in every key: adds nothing to the order
+        space *= size
+        if (space - 1).bit_length() + position_bits > 64:
+            order = np.argsort(keys)
+            return order, keys[order]
+        rank = (np.cumsum(used) - 1).astype(np.uint64)
+        packed *= np.uint64(size)
+        packed += rank[digits[:, column]]
+    packed <<= np.uint64(position_bits)
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64(2**position_bits - 1)).astype(np.int64)
+    packed >>= np.uint64(position_bits)
+    return order, packed
 
 
 def short_text_keys(texts: pa.LargeStringArray) -> npt.NDArray[np.uint64] | None:
@@ -327,11 +369,31 @@ def short_text_keys(texts: pa.LargeStringArray) -> npt.NDArray[np.uint64] | None
     if lengths.max() > 8 or not data.all():  # data.all(): no NUL byte, which pads
         return None
     padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
-    # a view of every 8-byte window of the data as a big-endian integer: one gather reads
-    # each text's first 8 bytes; the mask then zeroes the bytes past its end
-    windows = np.ndarray(shape=(len(data) + 1,), dtype=">u8", buffer=padded, strides=(1,))
+    # a view of every 8-byte window of the data as an integer: one gather reads each text's
+    # first 8 bytes. Gathered in native byte order, then swapped in place: gathering from a
+    # big-endian view swaps element by element, twice as slow on 10M ids
+    windows = np.ndarray(shape=(len(data) + 1,), dtype=np.uint64, buffer=padded, strides=(1,))
+    keys = windows[offsets[:-1] - offsets[0]]
+    if sys.byteorder == "little":
+        keys.byteswap(inplace=True)
     keep = np.array([(2**64 - 1) ^ (2 ** (64 - 8 * k) - 1) for k in range(9)], dtype=np.uint64)
-    return windows[offsets[:-1] - offsets[0]].astype(np.uint64) & keep[lengths]
+    keys &= keep[lengths]  # zero the bytes past each text's end
+    return keys
+
+
+def texts_of_short_keys(keys: npt.NDArray[np.uint64]) -> pa.LargeStringArray:
+    """The texts whose :func:`short_text_keys` these are: the packing undone.
+
+    Such texts hold no NUL byte, so a key's nonzero bytes are exactly its text.
+    """
+    table = keys.astype(">u8").view(np.uint8).reshape(len(keys), 8)  # text bytes first
+    present = table != 0
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(np.count_nonzero(present, axis=1), out=offsets[1:])
+    data = table[present]  # row by row: each text's bytes in order
+    return pa.Array.from_buffers(
+        pa.large_string(), len(keys), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def string_fingerprints(values: pd.Series) -> npt.NDArray[np.uint64]:

@@ -17,9 +17,11 @@ from features.pipeline import build_features
 from features.prepared import (
     has_repeats,
     short_text_keys,
+    sort_keys,
     sorted_codes,
     string_fingerprints,
     text_sort_order,
+    texts_of_short_keys,
 )
 
 AS_OF = dt.date(2024, 2, 15)
@@ -173,6 +175,7 @@ def test_short_texts_are_their_own_exact_keys() -> None:
     assert list(np.argsort(keys)) == [3, 4, 0, 1, 2, 5]
     for refused in (["a", None], ["a\x00"], ["123456789"]):
         assert short_text_keys(pa.array(refused, type=pa.large_string())) is None
+    assert texts_of_short_keys(keys).to_pylist() == texts.to_pylist()  # and back
     # short values fingerprint to their keys, so repeats show as equal fingerprints
     prints = string_fingerprints(pd.Series(["c1", "c10", "c1"], dtype="string"))
     assert prints[0] == prints[2] != prints[1]
@@ -181,7 +184,7 @@ def test_short_texts_are_their_own_exact_keys() -> None:
 @pytest.mark.parametrize(
     "ids",
     [
-        ["c10", "c2", "c1", "c2", "00001", "c10"],  # short: one argsort of packed keys
+        ["c10", "c2", "c1", "c2", "00001", "c10", "é", "o1234567"],  # short: packed keys
         ["customer-10", "customer-9", "c1", "customer-9"],  # long: factorize, sort distinct
     ],
 )
@@ -191,3 +194,31 @@ def test_sorted_codes_match_a_sorted_factorize(ids: list[str], dtype: str) -> No
     expected_codes, expected_names = pd.factorize(pd.Series(ids, dtype="string"), sort=True)
     np.testing.assert_array_equal(codes, expected_codes)
     assert list(names) == list(expected_names)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        # few values per 16-bit digit: renumbered and sorted beside their positions
+        [5 << 48 | 7, 5 << 48 | 3, 1 << 48 | 7, 5 << 48 | 3, 0, 2**64 - 1],
+        # every digit uses many values: too many bits for the position, argsorted
+        list(np.random.default_rng(1).integers(0, 2**63, 5_000, dtype=np.uint64)) * 2,
+    ],
+)
+def test_sort_keys_sorts_and_keeps_ties_and_order(keys: list[int]) -> None:
+    array = np.array(keys, dtype=np.uint64)
+    order, image = sort_keys(array)
+    ordered = array[order]
+    assert sorted(order) == list(range(len(array)))  # a permutation
+    assert (ordered[1:] >= ordered[:-1]).all()
+    # the image rises exactly where the sorted keys rise
+    np.testing.assert_array_equal(image[1:] != image[:-1], ordered[1:] != ordered[:-1])
+    assert (image[1:] >= image[:-1]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**48, 2**63]), max_size=40))
+def test_sort_keys_agrees_with_argsort(keys: list[int]) -> None:
+    array = np.array(keys, dtype=np.uint64)
+    order, _ = sort_keys(array)
+    np.testing.assert_array_equal(array[order], np.sort(array))
