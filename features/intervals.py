@@ -24,14 +24,21 @@ def grouped_median(codes: IntArray, values: np.ndarray, n_groups: int) -> FloatA
     out = np.full(n_groups, np.nan)
     if len(values) == 0:
         return out
-    if np.issubdtype(values.dtype, np.integer) and values.min() >= 0:
-        # one int64 key sorts faster than a two-key lexsort; the codes usually come sorted
-        # already, and a stable (tim)sort exploits those runs
-        order = np.argsort(codes.astype(np.int64) * (int(values.max()) + 1) + values, kind="stable")
+    width = int(values.max()) + 1 if np.issubdtype(values.dtype, np.integer) else 0
+    if width > 0 and values.min() >= 0 and n_groups * width < 2**62:
+        # group and value as one int64 key: sorting the keys themselves (numpy's SIMD sort)
+        # is several times faster than argsort or a two-key lexsort; each value reads back
+        # from its sorted key
+        key = codes.astype(np.int64)
+        key *= width
+        key += values
+        key.sort()
+        values_sorted = (key % width).astype(np.float64)
     else:
         order = np.lexsort((values, codes))
-    codes_sorted, values_sorted = codes[order], values[order].astype(np.float64)
-    counts = np.bincount(codes_sorted, minlength=n_groups)
+        values_sorted = values[order].astype(np.float64)
+        del order
+    counts = np.bincount(codes, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     present = counts > 0
     low = starts[present] + (counts[present] - 1) // 2
