@@ -1,6 +1,11 @@
 """Dependencies as typed aliases, so a route's signature says what it needs.
 
 def read_customer(customer_id: str, session: SessionDep, today: TodayDep) -> ...
+
+The dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its
+thread pool, and each of those round trips waits for the GIL, which the scoring thread holds
+for up to the switch interval at a time. A predict request made seven of them before any
+work started.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ class AppState:
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))  # 0 = no limit
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.repurchase
     return state
 
@@ -55,20 +60,20 @@ def get_session(state: StateDep) -> Iterator[Session]:
         yield session
 
 
-def get_holder(state: StateDep) -> ModelHolder:
+async def get_holder(state: StateDep) -> ModelHolder:
     return state.holder
 
 
-def get_metrics(state: StateDep) -> ApiMetrics:
+async def get_metrics(state: StateDep) -> ApiMetrics:
     return state.metrics
 
 
-def get_today() -> dt.date:
+async def get_today() -> dt.date:
     """Today in UTC: the default `as_of` of real-time requests (the only clock read here)."""
     return dt.datetime.now(dt.UTC).date()
 
 
-def get_now() -> dt.datetime:
+async def get_now() -> dt.datetime:
     """The current UTC time, for audit columns (received_at, scored_at)."""
     return dt.datetime.now(dt.UTC)
 
@@ -82,7 +87,7 @@ NowDep = Annotated[dt.datetime, Depends(get_now)]
 _bearer = HTTPBearer(auto_error=False, description="An API key from REPURCHASE_API_KEYS.")
 
 
-def require_key(
+async def require_key(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -107,7 +112,7 @@ def require_key(
 CurrentPrincipal = Annotated[Principal, Depends(require_key)]
 
 
-def require_admin(principal: CurrentPrincipal) -> Principal:
+async def require_admin(principal: CurrentPrincipal) -> Principal:
     """The caller, if their key has the admin role; else 403."""
     if not principal.is_admin:
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="admin key required")
@@ -117,7 +122,7 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """422 for a query parameter the route does not declare (a typo like ``?chanel=sms``
     would otherwise be ignored silently and answer something the caller did not ask for)."""
     route = request.scope.get("route")
