@@ -102,10 +102,22 @@ class FrameBatcher:
         `key` must also identify the kind of `parts`: requests are only combined with
         requests of the same key, and the function sees all their parts at once.
         """
+        return self.submit(key, context, as_of, parts, customer_ids).result()
+
+    def submit(
+        self,
+        key: Hashable,
+        context: Any,
+        as_of: dt.date,
+        parts: Parts,
+        customer_ids: frozenset[str],
+    ) -> Future[Any]:
+        """`run` without waiting: the future of this request's output (an async route awaits
+        it with `asyncio.wrap_future` instead of holding a thread while the batch runs)."""
         self._start()
         request = _Request(key, context, as_of, parts, customer_ids)
         self._queue.put(request)
-        return request.result.result()
+        return request.result
 
     def _start(self) -> None:
         if self._started:

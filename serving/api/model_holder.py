@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,8 +164,9 @@ class ModelHolder:
         policy: Any,
         shape: Hashable = (),
         split: Splitter = split_frames,
-    ) -> Any:
-        """Score and plan one request's customers in the same batched call.
+    ) -> Future[Any]:
+        """Score and plan one request's customers in the same batched call; the future of
+        this request's output.
 
         `parts` are the request's raw inputs; `build(parts of every combined request)` turns
         them into one ``(orders, customers, contacts)`` triple (inside the batch, so the frame
@@ -172,16 +174,16 @@ class ModelHolder:
         customers, contacts, policy)` returns the plan rows. Only requests of the same `shape`
         are combined (say, all with customer attributes, or all without).
 
-        Returns this request's output of `split(scores, plan, customer ids of each request)`,
-        by default its ``(scores, plan)`` frames; a caller that needs less than whole frames
-        (one row each) can say so and save building a frame per request.
+        The output is this request's part of `split(scores, plan, customer ids of each
+        request)`, by default its ``(scores, plan)`` frames; a caller that needs less than
+        whole frames (one row each) can say so and save building a frame per request.
         """
         current = self._current
         if current is None:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
         key = (id(current), id(build), id(planner), id(policy), id(split), shape)
         context = _BatchContext(current, build, planner, policy, split)
-        return self._batcher.run(key, context, as_of, parts, customer_ids)
+        return self._batcher.submit(key, context, as_of, parts, customer_ids)
 
     @staticmethod
     def _run_batch(

@@ -10,6 +10,7 @@ all customers) is enforced by the nightly batch plan, not by these per-customer 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Hashable, Sequence
@@ -117,7 +118,7 @@ def replan_customers(
     return len(scores)
 
 
-def predict_customer(
+async def predict_customer(
     holder: ModelHolder,
     parts: Parts,
     *,
@@ -134,7 +135,7 @@ def predict_customer(
     (see `serving.api.batching`), with the frames built once per batch. Requests only combine
     with requests of the same `shape` (e.g. all with customer attributes, or all without).
     """
-    score_row, contact = holder.score_and_plan(
+    batched = holder.score_and_plan(
         parts,
         as_of,
         customer_ids=frozenset((customer_id,)),
@@ -144,6 +145,8 @@ def predict_customer(
         shape=shape,
         split=first_rows,
     )
+    # awaited on the event loop: no thread per waiting request (see serving.api.batching)
+    score_row, contact = await asyncio.wrap_future(batched)
     if score_row is None:
         raise ModelNotLoaded("the model returned no score for this history")
     return score_row, contact

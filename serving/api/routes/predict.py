@@ -17,11 +17,12 @@ router = APIRouter(prefix="/v1/predict", tags=["predict"])
 
 
 @router.post("", responses={503: {"description": "No model is loaded."}})
-def predict(
+async def predict(
     body: PredictIn, holder: HolderDep, state: StateDep, metrics: MetricsDep, today: TodayDep
 ) -> PredictOut:
     """Score one customer's order history as of a date (default today) and say what to do."""
-    score, contact = predict_customer(
+    # async: the work happens in the batcher's thread; waiting for it needs no thread here
+    score, contact = await predict_customer(
         holder,
         (body,),
         customer_id=body.customer_id,
