@@ -10,6 +10,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from features.errors import InputError
 from features.tables import read_contacts, read_customers, read_orders, read_products
 from repurchase.cli_support import (
     check_output_path,
@@ -91,6 +92,14 @@ def plan(
             "scored here with the model --model chooses.",
         ),
     ] = None,
+    scores_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--scores-out",
+            help="Without --scores: also write the scores computed here to this file (what "
+            "`repurchase score` writes), in the same pass: the nightly job in one command.",
+        ),
+    ] = None,
     products: Annotated[
         Path | None,
         typer.Option(
@@ -115,10 +124,18 @@ def plan(
     """Plan whom to contact from --as-of onwards: day, send time, channel, action, offer, why."""
     from repurchase.settings import get_settings
     from serving.batch import plan_file
+    from serving.batch.output import write_table
+    from serving.batch.scoring import store_writer
     from serving.policy import load_policy
 
     day = parse_date(as_of)
     check_output_path(out)
+    if scores_out is not None:
+        check_output_path(scores_out)
+        if scores is not None:
+            raise InputError("--scores-out writes the scores computed here; drop --scores")
+        if scores_out.absolute() == out.absolute():
+            raise InputError("--scores-out and --out are the same file", path=out)
     effective_policy = load_policy(policy)
     config = project_config(ctx)
     customer_frame = (
@@ -129,6 +146,12 @@ def plan(
     score_source: pd.DataFrame | Path | None = scores  # a file is read by plan_file
     if scores is None and engine is Engine.dask:
         score_source = _scores_with_dask(ctx, orders, product_frame, day, model, scheduler)
+        if scores_out is not None:  # scored in memory on Dask: written whole, atomically
+            write_table(score_source, scores_out)
+            store = store_writer(get_settings().resolved_database_url if to_store else None)
+            if store is not None:
+                store(score_source)
+            scores_out = None
     result = plan_file(
         orders,
         day,
@@ -145,6 +168,7 @@ def plan(
         fit_rows=fit_rows,
         store_url=get_settings().resolved_database_url if to_store else None,
         workers=workers,
+        scores_out=scores_out,
     )
     typer.echo(_summary(result.plan, out, result.batch.customers))
     typer.echo(result.batch.summary("planned"), err=True)

@@ -28,17 +28,21 @@ import numpy as np
 import pandas as pd
 
 from features.errors import InputError
-from serving.batch.output import check_output, write_table
+from serving.batch.output import StreamedTable, check_output, write_table
 from serving.batch.progress import BatchProgress
 from serving.batch.scoring import (
     DEFAULT_FIT_ROWS,
     BatchResult,
     Log,
+    ScoringModel,
     choose_batch_model,
+    model_horizons,
     partitioned_orders,
     read_partition,
     score_partitions,
+    score_schema,
     stderr_log,
+    store_writer,
 )
 from serving.batch.spill import DEFAULT_PARTITION_ROWS, Partitions, partition_of
 
@@ -130,6 +134,7 @@ def plan_file(
     store_url: str | None = None,
     compile_trees: bool = True,
     workers: int = 1,
+    scores_out: Path | None = None,
     log: Log = stderr_log,
 ) -> PlanResult:
     """The contact plan from `as_of` for every customer of the `orders` file, into `out`.
@@ -137,10 +142,17 @@ def plan_file(
     `scores`: a score table (``serving.policy.scores.read_scores``), or a score file's path:
     read here with only the planner's columns and let go once drafted (a table of millions
     of customers is a gigabyte the final pass does not need); None scores the partitions
-    with the model `model` chooses. `customers`/`contacts` as read by
-    ``read_customers``/``read_contacts``. Equal to ``build_plan`` on the whole file.
+    with the model `model` chooses. `scores_out` (only when scoring here) also writes those
+    scores, the file ``repurchase score`` would write, in the same pass: the nightly job
+    in one read of the orders (with `store_url`, the scores are stored too).
+    `customers`/`contacts` as read by ``read_customers``/``read_contacts``. Equal to
+    ``build_plan`` on the whole file.
     """
     check_output(out)
+    if scores_out is not None:
+        if scores is not None:
+            raise InputError("--scores-out writes the scores computed here; drop --scores")
+        check_output(scores_out)
     started = time.perf_counter()
     if isinstance(scores, Path):
         from serving.policy.scores import read_scores
@@ -164,10 +176,7 @@ def plan_file(
                 compile_trees=compile_trees, log=log,
             )  # fmt: skip
             log(f"no --scores given; scoring with {chosen.why}")
-            score_partitions(
-                parts, chosen, as_of, on_scores=candidates.add, description="scoring and drafting",
-                workers=workers, needs_orders=True,
-            )  # fmt: skip
+            _score_and_draft(parts, chosen, as_of, candidates, workers, scores_out, store_url)
         else:
             _draft_from_scores(parts, scores, candidates)
             scores = None  # the drafts hold what the final pass needs
@@ -178,6 +187,39 @@ def plan_file(
     seconds = time.perf_counter() - started
     batch = BatchResult(candidates.n_scored, len(parts), parts.total_rows, seconds, out, model)
     return PlanResult(plan, batch)
+
+
+def _score_and_draft(
+    parts: Partitions,
+    chosen: ScoringModel,
+    as_of: dt.date,
+    candidates: _Candidates,
+    workers: int,
+    scores_out: Path | None,
+    store_url: str | None,
+) -> None:
+    """Pass 1 without a score file: score each partition and draft its plan; with
+    `scores_out`, its scores are also appended to that file (and upserted with
+    `store_url`), renamed into place once every partition is written."""
+    if scores_out is None:
+        score_partitions(
+            parts, chosen, as_of, on_scores=candidates.add, description="scoring and drafting",
+            workers=workers, needs_orders=True,
+        )  # fmt: skip
+        return
+    store = store_writer(store_url)
+    with StreamedTable(scores_out, score_schema(model_horizons(chosen))) as table:
+
+        def keep_and_draft(number: int, scores: pd.DataFrame, orders: pd.DataFrame | None) -> None:
+            table.write(scores)
+            if store is not None:
+                store(scores)
+            candidates.add(number, scores, orders)
+
+        score_partitions(
+            parts, chosen, as_of, on_scores=keep_and_draft, description="scoring and drafting",
+            workers=workers, needs_orders=True,
+        )  # fmt: skip
 
 
 def _planner_columns() -> list[str]:

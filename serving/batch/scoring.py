@@ -338,9 +338,8 @@ def score_file(
         log(f"model: {chosen.why}")
         if save_model is not None:
             save_model(chosen.original)
-        store = _store_writer(store_url)
-        horizons = tuple(getattr(chosen.model.model, "horizons", (7, 14, 30, 60, 90)))
-        with StreamedTable(out, score_schema(horizons)) as table:
+        store = store_writer(store_url)
+        with StreamedTable(out, score_schema(model_horizons(chosen))) as table:
 
             def write(_number: int, scores: pd.DataFrame, _orders: pd.DataFrame | None) -> None:
                 table.write(scores)
@@ -353,7 +352,12 @@ def score_file(
     )
 
 
-def _store_writer(store_url: str | None) -> Callable[[pd.DataFrame], None] | None:
+def model_horizons(chosen: ScoringModel) -> tuple[int, ...]:
+    """The horizons of the ``p_buy_{h}d`` columns the chosen model scores."""
+    return tuple(getattr(chosen.model.model, "horizons", (7, 14, 30, 60, 90)))
+
+
+def store_writer(store_url: str | None) -> Callable[[pd.DataFrame], None] | None:
     """A function upserting one partition's scores in one transaction (None: no store)."""
     if store_url is None:
         return None

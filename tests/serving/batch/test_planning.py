@@ -7,8 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.errors import InputError
 from features.tables import read_contacts, read_customers
 from serving.batch.planning import plan_file
+from serving.batch.scoring import score_file
 from serving.policy import PLAN_COLUMNS, build_plan, policy_from_mapping
 from training.labels import orders_up_to
 from training.predict import score_customers
@@ -70,3 +72,41 @@ def test_partitioned_plan_equals_the_whole_file_plan(
     written = pd.read_parquet(out)
     assert list(written.columns) == PLAN_COLUMNS
     assert len(written) == len(expected)
+
+
+def test_scores_out_writes_what_score_file_writes_in_the_same_pass(
+    shop_files: dict[str, Path], shop_products: pd.DataFrame, model_file: Path, tmp_path: Path
+) -> None:
+    """The nightly job in one command: the plan as without `scores_out`, and the score file
+    `repurchase score` writes (same rows, same values), from one read of the orders."""
+    policy = policy_from_mapping(POLICY)
+    common = {
+        "policy": policy, "model": str(model_file), "products": shop_products,
+        "partition_rows": 600, "log": lambda _message: None,
+    }  # fmt: skip
+    one_pass = plan_file(
+        shop_files["orders"], AS_OF, tmp_path / "plan.parquet",
+        scores_out=tmp_path / "scores.parquet", **common,
+    )  # fmt: skip
+    plan_only = plan_file(shop_files["orders"], AS_OF, tmp_path / "plan_only.parquet", **common)
+    score_file(
+        shop_files["orders"], AS_OF, tmp_path / "score_file.parquet", model=str(model_file),
+        products=shop_products, partition_rows=600, log=lambda _message: None,
+    )  # fmt: skip
+
+    written = pd.read_parquet(tmp_path / "scores.parquet")
+    pd.testing.assert_frame_equal(written, pd.read_parquet(tmp_path / "score_file.parquet"))
+    assert len(written) == one_pass.batch.customers > 0
+    pd.testing.assert_frame_equal(one_pass.plan, plan_only.plan)
+
+
+def test_scores_out_is_refused_with_a_score_file(
+    shop_files: dict[str, Path], whole_file_scores: pd.DataFrame, tmp_path: Path
+) -> None:
+    with pytest.raises(InputError, match="drop --scores"):
+        plan_file(
+            shop_files["orders"], AS_OF, tmp_path / "plan.parquet",
+            policy=policy_from_mapping({}), model="auto", scores=whole_file_scores,
+            scores_out=tmp_path / "scores.parquet", log=lambda _message: None,
+        )  # fmt: skip
+    assert list(tmp_path.iterdir()) == []  # refused before any work

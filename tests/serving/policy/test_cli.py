@@ -153,3 +153,19 @@ def test_every_option_has_help() -> None:
         "--scores",
     ):
         assert option in plan_help
+
+
+@pytest.mark.parametrize(
+    ("scores_out", "message"),
+    [("scores.parquet", "drop --scores"), ("scores.txt", "must end in .csv or .parquet")],
+)
+def test_scores_out_with_a_score_file_or_a_bad_name_exits_2(
+    shop_files: dict[str, Path], tmp_path: Path, scores_out: str, message: str
+) -> None:
+    out = tmp_path / "plan.csv"
+    result = runner.invoke(
+        app, plan_args(shop_files, out, "--scores-out", str(tmp_path / scores_out))
+    )
+    assert result.exit_code == 2
+    assert message in result.output
+    assert list(tmp_path.iterdir()) == []
