@@ -33,17 +33,18 @@ def grouped_median(codes: IntArray, values: np.ndarray, n_groups: int) -> FloatA
         key *= width
         key += values
         key.sort()
-        values_sorted = (key % width).astype(np.float64)
+        sorted_values = key
     else:
-        order = np.lexsort((values, codes))
-        values_sorted = values[order].astype(np.float64)
-        del order
+        sorted_values = values[np.lexsort((values, codes))]
+        width = 0
     counts = np.bincount(codes, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     present = counts > 0
-    low = starts[present] + (counts[present] - 1) // 2
-    high = starts[present] + counts[present] // 2
-    out[present] = (values_sorted[low] + values_sorted[high]) / 2
+    middle = [starts[present] + (counts[present] - 1) // 2, starts[present] + counts[present] // 2]
+    low, high = (sorted_values[i] for i in middle)
+    if width:  # only the middle keys are turned back into values
+        low, high = low % width, high % width
+    out[present] = (low.astype(np.float64) + high.astype(np.float64)) / 2
     return out
 
 
@@ -80,5 +81,6 @@ def interval_features(prepared: PreparedOrders) -> pd.DataFrame:
             "gap_max": gap_max,
             "last_gap": last_gap,
             "gap_cv": cv,
-        }
+        },
+        copy=False,  # the arrays are the frame's alone: no copy into 2-D blocks
     )

@@ -30,7 +30,8 @@ def label_series(codes: np.ndarray, labels: tuple[str, ...]) -> pd.Series:
     dictionary = pa.DictionaryArray.from_arrays(
         pa.array(np.asarray(codes, dtype=np.int32)), pa.array(list(labels), type=pa.string())
     )
-    return pd.Series(pd.array(dictionary.cast(pa.string()), dtype="string"))
+    # large_string is what pandas keeps: cast to it directly, not through string
+    return pd.Series(pd.array(dictionary.cast(pa.large_string()), dtype="string"))
 
 
 def discount_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataFrame:
@@ -56,7 +57,8 @@ def discount_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.Dat
             "discount_share": discount_share,
             "discounted_order_share": discounted_share,
             "price_sensitivity": label_series(tier, PRICE_SENSITIVITY),
-        }
+        },
+        copy=False,  # the arrays are the frame's alone: no copy into 2-D blocks
     )
 
 
@@ -114,7 +116,8 @@ def return_features(prepared: PreparedOrders) -> pd.DataFrame:
             "returned_amount": np.bincount(
                 code[returned], weights=np.abs(amount[returned]), minlength=n
             ).astype(np.float64),
-        }
+        },
+        copy=False,  # the arrays are the frame's alone: no copy into 2-D blocks
     )
 
 
@@ -161,7 +164,7 @@ def _mix(
         columns[f"{prefix}_share_{_slug(name)}"] = (counts / denominator).astype(np.float32)
     columns[f"{prefix}_share_other"] = ((totals - chosen_total) / denominator).astype(np.float32)
     columns["n_categories" if prefix == "category" else f"n_{prefix}s"] = distinct.astype(np.int32)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks
 
 
 def _count_table(customer: np.ndarray, value: np.ndarray, n_values: int, n: int) -> np.ndarray:

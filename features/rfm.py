@@ -50,7 +50,8 @@ def rfm_features(prepared: PreparedOrders) -> pd.DataFrame:
             "tenure_days": (prepared.as_of_day - first_day).astype(np.int32),
             "first_purchase_date": _dates(first_day),
             "last_purchase_date": _dates(last_day),
-        }
+        },
+        copy=False,  # the arrays are the frame's alone: no copy into 2-D blocks
     )
 
 

@@ -26,7 +26,7 @@ def window_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataF
         columns[f"orders_{length}d"] = orders[:, i].astype(np.int32)
         columns[f"revenue_{length}d"] = revenue[:, i]
     columns["spend_trend"] = _trend(prepared, config.trend_window_days)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks
 
 
 def _per_window(

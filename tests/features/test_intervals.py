@@ -55,3 +55,12 @@ def test_gaps_match_pandas_on_cdnow(cdnow_orders: pd.DataFrame) -> None:
     np.testing.assert_allclose(ours["gap_median"], stats["median"], rtol=1e-9)
     np.testing.assert_allclose(ours["gap_std"], stats["std"], rtol=1e-7)
     np.testing.assert_allclose(ours["last_gap"], stats["last"], rtol=1e-9)
+
+
+def test_grouped_median_of_wide_integers_is_exact() -> None:
+    """Group x value keys beyond float64's 2**53: values must come back from the int keys."""
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 1_000, 5_000)
+    values = rng.integers(2**44, 2**45, 5_000)  # keys up to 2**55
+    expected = pd.Series(values).groupby(codes).median().reindex(range(1_000)).to_numpy()
+    np.testing.assert_array_equal(grouped_median(codes, values, 1_000), expected)
