@@ -27,7 +27,7 @@ from features.errors import InputError
 from repurchase.settings import Settings
 from serving.api.deps import KEYED_RESPONSES, AppState, reject_unknown_query, require_key
 from serving.api.limits import BodySizeLimit, RateLimiter
-from serving.api.metrics import ApiMetrics, route_template
+from serving.api.metrics import ApiMetrics, MeasuredRequests, route_template
 from serving.api.model_holder import ModelHolder, ModelNotLoaded
 from serving.api.routes import contacts, customers, health, model, orders, plan, predict
 from serving.api.security import ApiKeyring
@@ -88,7 +88,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.repurchase = state
-    app.middleware("http")(state.metrics.middleware)
+    app.add_middleware(MeasuredRequests, metrics=state.metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _add_exception_handlers(app)
     app.include_router(health.router)

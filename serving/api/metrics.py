@@ -8,7 +8,6 @@ never the raw path, so customer ids cannot blow up the number of series.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +19,7 @@ from prometheus_client import (
 )
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -74,20 +74,40 @@ class ApiMetrics:
         """The registry in the Prometheus text format."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Count and time every request under its route template."""
+
+class MeasuredRequests:
+    """ASGI middleware: every HTTP request counted and timed under its route template.
+
+    Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which runs the rest of the app
+    as a separate task and streams the answer back through a memory channel: about a fifth of
+    the event loop's time per request under load, /health included.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        status = 500
+        status = 500  # unless the app answers: an error escaping it becomes a 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_status)
         finally:
-            route = route_template(request)
-            self.latency.labels(request.method, route).observe(time.perf_counter() - started)
-            self.requests.labels(request.method, route, str(status)).inc()
+            # the router records the matched route in the scope it is given, this one
+            route = str(getattr(scope.get("route"), "path", "<unmatched>"))
+            method = str(scope.get("method", ""))
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(method, route, str(status)).inc()
 
 
 def route_template(request: Request) -> str:
