@@ -43,12 +43,16 @@ def _per_window(
     gives every window at once.
     """
     n, width = prepared.n_customers, len(windows) + 1
-    bucket = np.searchsorted(windows, prepared.as_of_day - days, side="right")
     # an int32 key keeps the memory of this pass small (n x width < 2**31 for 300M customers)
     key: np.ndarray = codes.astype(np.int32 if n * width < 2**31 else np.int64)
     key *= width
-    key += bucket.astype(key.dtype)
-    del bucket
+    age = prepared.as_of_day - days  # >= 0: prepared rows end on as_of
+    # each possible age's bucket, then looked up per row: ~10x faster than a binary search
+    # of every row's age among the windows
+    oldest = int(age.max()) if len(age) else 0
+    bucket_of_age = np.searchsorted(windows, np.arange(oldest + 1), side="right")
+    key += bucket_of_age.astype(key.dtype)[age]
+    del age
     table = np.bincount(key, weights=weights, minlength=n * width).reshape(n, width)
     del key
     np.cumsum(table, axis=1, out=table)
@@ -61,12 +65,15 @@ def _trend(prepared: PreparedOrders, window: int) -> np.ndarray:
     -1 = stopped buying, 0 = steady (or nothing in either window), +1 = only recently.
     """
     n = prepared.n_customers
-    age = prepared.as_of_day - prepared.day_value
-    recent = age < window
-    previous = (age >= window) & (age < 2 * window)
-    codes, revenue = prepared.day_code, prepared.day_revenue
-    now = np.bincount(codes[recent], weights=revenue[recent], minlength=n)
-    before = np.bincount(codes[previous], weights=revenue[previous], minlength=n)
+    # period 0 = recent, 1 = previous, 2 = older: one count table of customer x period instead
+    # of two masked selections and counts (the same sums, added in the same order)
+    period = np.minimum((prepared.as_of_day - prepared.day_value) // window, 2)
+    key = prepared.day_code.astype(np.int64)
+    key *= 3
+    key += period
+    del period
+    table = np.bincount(key, weights=prepared.day_revenue, minlength=3 * n).reshape(n, 3)
+    now, before = table[:, 0], table[:, 1]
     total = np.abs(now) + np.abs(before)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, (now - before) / total, 0.0)
