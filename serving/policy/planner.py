@@ -333,40 +333,62 @@ def _finish(work: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reasons(work: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
-    """The why of each row, in words, built column-wise (no per-row formatting)."""
-    action = work["action"].astype("string")
-    text = action.map(_ACTION_WORDS).astype("string")
+    """The why of each row, in words, built column-wise (no per-row formatting).
+
+    In Arrow compute calls rather than pandas string operations: the same text, but each of
+    the ~20 steps cost pandas 0.3-1 ms whatever the rows, 12 ms for a plan of one customer
+    (the HTTP API plans one to 64 at a time).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text_of(values: pd.Series) -> pa.Array:
+        return pa.array(values.astype("string").array, pa.string())
+
+    def words(values: pa.Array, table: dict[str, str]) -> pa.Array:
+        # null where the value has no words (a missing part makes the whole text missing)
+        found = pc.index_in(values, value_set=pa.array(list(table), pa.string()))
+        return pc.take(pa.array(list(table.values()), pa.string()), found)
+
+    def join(*parts: pa.Array | str) -> pa.Array:
+        return pc.binary_join_element_wise(*parts, "")
+
+    def rounded(values: pd.Series, scale: float = 1.0) -> pa.Array:
+        number = pd.to_numeric(values, errors="coerce").fillna(0.0).to_numpy(dtype=float)
+        return pa.array(np.round(number * scale).astype(np.int64)).cast(pa.string())
+
+    action = text_of(work["action"])
+    replenish = pc.fill_null(pc.equal(action, "replenish_reminder"), False)
+    text = words(action, _ACTION_WORDS)
     when_day = np.where(
-        (action == "replenish_reminder").to_numpy(dtype=bool),
+        replenish.to_numpy(zero_copy_only=False),
         scores["depletion_date"].to_numpy("datetime64[D]"),
         scores["next_purchase_date"].to_numpy("datetime64[D]"),
     )
-    when = pd.Series(np.datetime_as_string(when_day, unit="D"), index=work.index, dtype="string")
-    wants_date = text.str.endswith("around ")
-    text = text.where(~wants_date, text + when)
-    situation = (
-        " ("
-        + scores["lifecycle_stage"].astype("string").fillna("?")
-        + ", "
-        + scores["rfm_segment"].astype("string").fillna("?")
-        + ")"
+    when = pa.array(np.datetime_as_string(when_day, unit="D"), pa.string())  # NaT: "NaT"
+    text = pc.if_else(pc.ends_with(text, "around "), join(text, when), text)
+    situation = join(
+        " (",
+        pc.fill_null(text_of(scores["lifecycle_stage"]), "?"),
+        ", ",
+        pc.fill_null(text_of(scores["rfm_segment"]), "?"),
+        ")",
     )
-    text = text.where(action != "winback", text + situation)
-    p = pd.to_numeric(scores["p_buy_30d"], errors="coerce").fillna(0.0)
-    value = pd.to_numeric(scores["predicted_value_365d"], errors="coerce").fillna(0.0)
-    text = (
-        text
-        + "; "
-        + (p * 100).round().astype(int).astype("string")
-        + "% chance to buy within 30 days, predicted 365-day value "
-        + value.round().astype(int).astype("string")
-        + "; offer: "
-        + work["offer"].map(_OFFER_WORDS).astype("string")
+    text = pc.if_else(pc.equal(action, "winback"), join(text, situation), text)
+    text = join(
+        text,
+        "; ",
+        rounded(scores["p_buy_30d"], scale=100.0),
+        "% chance to buy within 30 days, predicted 365-day value ",
+        rounded(scores["predicted_value_365d"]),
+        "; offer: ",
+        words(text_of(work["offer"]), _OFFER_WORDS),
     )
-    delay = work["delayed_by"].map(_DELAY_WORDS).astype("string")
-    text = text.where(delay.isna(), text + "; " + delay)
-    model = scores["reasons"].astype("string").str.strip()
-    text = text.where(model.isna() | (model == ""), text + "; model: " + model)
-    held = work["holdout"].to_numpy(dtype=bool)
-    text = text.where(~held, "hold-out (control group, do not contact); " + text)
-    return text
+    delay = words(text_of(work["delayed_by"]), _DELAY_WORDS)
+    text = pc.if_else(pc.is_null(delay), text, join(text, "; ", delay))
+    model = pc.utf8_trim_whitespace(text_of(scores["reasons"]))
+    no_model = pc.or_kleene(pc.is_null(model), pc.equal(model, ""))
+    text = pc.if_else(no_model, text, join(text, "; model: ", model))
+    held = pa.array(work["holdout"].to_numpy(dtype=bool))
+    text = pc.if_else(held, join("hold-out (control group, do not contact); ", text), text)
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=work.index)
