@@ -133,23 +133,27 @@ def _mix(
     known = row_codes >= 0
     if fixed is None and not known.any():
         return pd.DataFrame(index=pd.RangeIndex(n))  # no such data at all: no columns
-    if fixed is not None:
-        chosen = list(fixed)
+    if known.all():  # usual: every row has a value, nothing to select
+        customer, value = prepared.code, row_codes
     else:
-        counts = np.bincount(row_codes[known], minlength=len(names))
-        # most used first; ties by name so the columns do not depend on row order
-        ranking = sorted(range(len(names)), key=lambda i: (-counts[i], str(names[i])))
-        chosen = sorted(str(names[i]) for i in ranking[:top] if counts[i] > 0)
-    customer, value = prepared.code[known], row_codes[known]
+        customer, value = prepared.code[known], row_codes[known]
     del known
     if n * max(len(names), 1) <= 50_000_000:  # small: one full customer x value count table
         full = _count_table(customer, value, len(names), n)
         distinct = np.count_nonzero(full, axis=1)
+        counts = full.sum(axis=0)
     else:  # many values (e.g. thousands of categories): count only the chosen ones
         full = None
         distinct = np.bincount(
             pd.unique(customer.astype(np.int64) * len(names) + value) // len(names), minlength=n
         )
+        counts = np.bincount(value, minlength=len(names))
+    if fixed is not None:
+        chosen = list(fixed)
+    else:
+        # most used first; ties by name so the columns do not depend on row order
+        ranking = sorted(range(len(names)), key=lambda i: (-counts[i], str(names[i])))
+        chosen = sorted(str(names[i]) for i in ranking[:top] if counts[i] > 0)
     totals = np.bincount(customer, minlength=n) if full is None else full.sum(axis=1)
     denominator = np.maximum(totals, 1).astype(np.float64)
     columns: dict[str, np.ndarray] = {}
@@ -157,7 +161,8 @@ def _mix(
     for name in chosen:
         matches = np.flatnonzero(names == name)
         if full is not None:
-            counts = full[:, matches].sum(axis=1)
+            # one match (names are distinct): that column itself, no copy
+            counts = full[:, matches[0]] if len(matches) == 1 else full[:, matches].sum(axis=1)
         else:
             counts = np.bincount(customer[np.isin(value, matches)], minlength=n)
         chosen_total += counts
