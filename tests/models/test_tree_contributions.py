@@ -129,3 +129,17 @@ def test_a_few_rows_get_the_same_contributions_as_the_same_rows_among_many() -> 
         small = tree_contributions(booster, values[:few])
         assert small.shape == (few, 6)
         np.testing.assert_allclose(small, many[:few], rtol=0, atol=1e-12)
+
+
+def test_a_phrase_may_quote_a_column_that_is_not_a_chosen_factor() -> None:
+    """The days-since-last-order phrase quotes the cycle length, which is not a model column
+    here: describe_reasons must hand it over even though no row ranks it."""
+    columns = ["days_since_last_order", "n_orders"]
+    frame = pd.DataFrame(
+        {"days_since_last_order": [40.0, 10.0], "n_orders": [3.0, 5.0], "cycle_days": [30.0, 30.0]}
+    )
+    contributions = np.array([[-0.8, 0.1], [0.6, -0.2]])
+    assert describe_reasons(frame, contributions, columns, top=1).tolist() == [
+        "last order 40 days ago (late for a 30-day cycle) (lowers)",
+        "last order 10 days ago (within a 30-day cycle) (raises)",
+    ]
