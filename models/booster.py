@@ -176,3 +176,38 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         gain = self.booster_.booster_.feature_importance(importance_type="gain")
         return pd.Series(gain, index=list(self.feature_names_in_), dtype=float)
+
+
+class AnchorClassifier(ClassifierMixin, BaseEstimator):
+    """P(buy) straight from the anchor column (a simpler model's probability, e.g.
+    Pareto/NBD's P(buy within h)), for a horizon whose history cannot teach a booster.
+
+    A booster needs labelled snapshots at two cutoffs at least: the older ones to learn
+    from and the newest one to calibrate it on, and to tell whether it generalises better
+    than the anchor to customers who have aged since. With one labelled cutoff (a shop
+    younger than the horizon plus two snapshot steps) the booster would learn from the
+    youngest customers only and be trusted uncalibrated: on CDNOW at 1997-04-30 (four
+    months of history) its P(buy within 90 days) ranked customers with ROC AUC 0.668 against
+    Pareto/NBD's 0.708. `fit` records the training rows' base rate, used where the anchor
+    is missing at scoring.
+    """
+
+    def __init__(self, anchor: str = "", anchor_sign: int = 1) -> None:
+        self.anchor = anchor
+        self.anchor_sign = anchor_sign
+
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray | pd.Series, cutoffs: np.ndarray | pd.Series
+    ) -> AnchorClassifier:
+        y = np.asarray(y, dtype=float)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.classes_ = np.array([0, 1])
+        self.base_rate_ = float(y.mean()) if len(y) else 0.0
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "base_rate_")
+        anchor = X[self.anchor].to_numpy(dtype=float)
+        positive = anchor if self.anchor_sign == 1 else 1.0 - anchor
+        positive = np.where(np.isnan(positive), self.base_rate_, positive)
+        return np.column_stack([1 - positive, positive])

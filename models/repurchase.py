@@ -3,7 +3,11 @@
 One :class:`RepurchaseModel` bundles
 
 - a calibrated LightGBM classifier per horizon for P(at least one paid order within h days),
-  made non-decreasing in h by a cumulative maximum over the horizons;
+  made non-decreasing in h by a cumulative maximum over the horizons. A horizon whose
+  history holds labels at fewer than two snapshot cutoffs (a young shop: nothing to
+  calibrate on) takes Pareto/NBD's P(buy within h) as it is
+  (:class:`models.booster.AnchorClassifier`); its reasons come from the nearest learned
+  horizon;
 - churn, "no paid order within `churn_days`": by default (``churn_from_timing``) the
   model's own ``1 - p_buy_{longest horizon}`` times Pareto/NBD's probability of no purchase
   in the rest of the churn window given none in the longest horizon,
@@ -33,7 +37,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features.errors import InputError
-from models.booster import SliceCalibratedClassifier
+from models.booster import AnchorClassifier, SliceCalibratedClassifier
 from models.reasons import describe_reasons
 from models.timing import monotone_in_horizon
 from models.value import ValueRegressor
@@ -125,17 +129,30 @@ class RepurchaseModel(BaseEstimator):
         columns = list(X.columns)
         self.feature_columns_ = columns
         cutoffs = pd.Series(pd.to_datetime(cutoffs).to_numpy(), index=X.index)
-        self.timing_: dict[int, SliceCalibratedClassifier] = {}
+        self.timing_: dict[int, SliceCalibratedClassifier | AnchorClassifier] = {}
         for horizon in self.horizons:
             label = labels[f"label_bought_{horizon}d"]
             rows = label.notna().to_numpy()
-            if rows.sum() == 0 or label[rows].nunique() < 2:
+            anchor = ANCHOR_COLUMN.format(days=horizon)
+            learnable = rows.sum() > 0 and label[rows].nunique() == 2
+            if self.stack_anchor and anchor in X and (not learnable or cutoffs[rows].nunique() < 2):
+                # too little history for this horizon: the anchor's probability as it is
+                self.timing_[horizon] = AnchorClassifier(anchor).fit(
+                    X.loc[rows], label[rows], cutoffs[rows]
+                )
+                continue
+            if not learnable:
                 raise InputError(
                     f"not enough history to learn buying within {horizon} days: need paid "
                     f"orders of repeat buyers at least {horizon} days before as_of"
                 )
             self.timing_[horizon] = self._classifier(columns, horizon).fit(
                 X.loc[rows], label[rows], cutoffs[rows]
+            )
+        if not any(isinstance(c, SliceCalibratedClassifier) for c in self.timing_.values()):
+            raise InputError(
+                f"not enough history to learn buying within {self.horizons[0]} days: need "
+                "paid orders at two snapshot cutoffs or more before as_of"
             )
         churn_label = labels.get(f"label_churned_{self.churn_days}d")
         self.churn_: SliceCalibratedClassifier | None = None
@@ -208,15 +225,25 @@ class RepurchaseModel(BaseEstimator):
         # P(buy) is non-decreasing in the window, so the ratio is in [0, 1] up to rounding.
         return np.where(none_by_longest > 0, np.clip(ratio, 0.0, 1.0), np.nan)
 
+    def explained_classifier(self, horizon: int = 30) -> SliceCalibratedClassifier:
+        """The booster-backed classifier that explains `horizon`: its own, else (a horizon
+        left to the anchor, see :class:`models.booster.AnchorClassifier`) the longest
+        shorter horizon's, else the shortest longer one's."""
+        check_is_fitted(self, "timing_")
+        learned = [h for h, c in self.timing_.items() if isinstance(c, SliceCalibratedClassifier)]
+        shorter = [h for h in learned if h <= horizon]
+        chosen = max(shorter) if shorter else min(learned)
+        classifier = self.timing_[chosen]
+        assert isinstance(classifier, SliceCalibratedClassifier)
+        return classifier
+
     def reasons(self, X: pd.DataFrame, horizon: int = 30, top: int = 3) -> pd.Series:
         """The `top` factors behind P(buy within `horizon` days), in words, per row."""
-        check_is_fitted(self, "timing_")
-        classifier = self.timing_[horizon if horizon in self.timing_ else self.horizons[-1]]
+        classifier = self.explained_classifier(horizon)
         contributions = classifier.contributions(X[self.feature_columns_])
         return describe_reasons(X, contributions, self.feature_columns_, top=top)
 
     def feature_importance(self, horizon: int = 30) -> pd.Series:
         """Total gain per feature of the `horizon` classifier, largest first."""
-        check_is_fitted(self, "timing_")
-        classifier = self.timing_[horizon if horizon in self.timing_ else self.horizons[-1]]
+        classifier = self.explained_classifier(horizon)
         return classifier.feature_importance().sort_values(ascending=False)

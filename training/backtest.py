@@ -34,6 +34,7 @@ from models.baselines import (
     customer_summary,
     days_until_next_purchase,
 )
+from models.booster import AnchorClassifier
 from models.repurchase import HORIZONS
 from models.timing import quantile_days, restricted_mean_days
 from training.labels import as_of_day, label_snapshots, orders_up_to
@@ -217,6 +218,12 @@ def run_backtest(
         f"value model learned on {trained.model.value_window_days_}-day revenue, "
         "scaled to 365 days",
     ]
+    left = [f"{h}" for h, c in trained.model.timing_.items() if isinstance(c, AnchorClassifier)]
+    if left:
+        notes.append(
+            f"too little history to learn buying within {', '.join(left)} days (one labelled "
+            "snapshot): Pareto/NBD's P(buy) is used as it is"
+        )
     if trained.model.churn_fallback_:
         notes.append("churn window not observable in training history: p_churn = 1 - p_buy_90d")
     return BacktestResult(

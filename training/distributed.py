@@ -151,7 +151,7 @@ def _plain_model(fitted: RepurchaseModel) -> RepurchaseModel:
     model = RepurchaseModel(**fitted.get_params())
     model.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
     for classifier in [*model.timing_.values(), model.churn_]:
-        if classifier is not None:
+        if isinstance(classifier, SliceCalibratedClassifier):  # not an AnchorClassifier
             classifier.estimator_class = None
     return model
 

@@ -95,10 +95,8 @@ def reasons(model: Any, X: pd.DataFrame, horizon: int = 30) -> np.ndarray:
 
     `X` holds the model's feature columns and the non-model columns phrases may quote.
     """
-    timing = getattr(model, "timing_", None)
-    classifier = None
-    if timing:
-        classifier = timing.get(horizon, timing.get(model.horizons[-1]))
+    explained = getattr(model, "explained_classifier", None)
+    classifier = explained(horizon) if explained is not None else None
     booster = getattr(getattr(classifier, "booster_", None), "booster_", None)
     if classifier is None or booster is None:
         return np.asarray(model.reasons(X, horizon=horizon).to_numpy())

@@ -74,7 +74,11 @@ def compiled_model(
     folder = Path(cache_dir) if cache_dir is not None else _default_cache()
     try:
         fast = copy.copy(model)
-        fast.timing_ = {h: _compiled_classifier(c, folder, log) for h, c in timing.items()}
+        fast.timing_ = {
+            # a horizon left to the anchor (models.booster.AnchorClassifier) has no trees
+            h: _compiled_classifier(c, folder, log) if hasattr(c, "booster_") else c
+            for h, c in timing.items()
+        }
         if getattr(model, "churn_", None) is not None:
             fast.churn_ = _compiled_classifier(model.churn_, folder, log)
         fast.value_ = copy.copy(model.value_)

@@ -79,3 +79,35 @@ def test_model_ranks_buyers_above_chance(small_trained_model, shop_orders, shop_
     keys = scores[["customer_id"]].assign(cutoff=shop_as_of)
     outcome = label_snapshots(keys, shop_orders, "2024-12-31")["label_bought_30d"]
     assert roc_auc_score(outcome, scores["p_buy_30d"]) > 0.7
+
+
+def test_a_horizon_with_one_labelled_snapshot_is_left_to_pareto_nbd(shop_orders, shop_as_of):
+    """Snapshots 30, 60 and 90 days back: buying within 90 days is labelled at one cutoff
+    only, so no booster can be calibrated for it and Pareto/NBD's P(buy) is used as is."""
+    from models.booster import AnchorClassifier, SliceCalibratedClassifier
+    from training.predict import scoring_features
+
+    def trained(use_btyd_features: bool):
+        model = RepurchaseModel(n_estimators=15, min_child_samples=20)
+        return fit_model(
+            shop_orders, shop_as_of, step_days=30, max_snapshots=3, model=model,
+            use_btyd_features=use_btyd_features,
+        )  # fmt: skip
+
+    anchored = trained(use_btyd_features=True)
+    timing = anchored.model.timing_
+    assert isinstance(timing[90], AnchorClassifier)
+    assert all(isinstance(timing[h], SliceCalibratedClassifier) for h in (7, 14, 30, 60))
+    scores = score_customers(anchored, shop_orders, shop_as_of)
+    features = scoring_features(anchored, shop_orders, shop_as_of)
+    pnbd = features.set_index("customer_id")["pnbd_p_buy_90d"]
+    by_customer = scores.set_index("customer_id")
+    np.testing.assert_allclose(
+        by_customer["p_buy_90d"],
+        np.maximum(pnbd.reindex(by_customer.index), by_customer["p_buy_60d"]),
+    )
+    assert scores["reasons"].str.len().gt(0).all()  # explained by the 60-day booster
+    assert anchored.model.explained_classifier(90) is timing[60]
+    # without the Pareto/NBD columns there is no anchor: the booster as before
+    plain = trained(use_btyd_features=False)
+    assert isinstance(plain.model.timing_[90], SliceCalibratedClassifier)
