@@ -137,12 +137,16 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
 
     rows, order_first = _sort_purchases(code_all, day_all, order_codes_all, paid, order_is_row)
     del paid
-    code = code_all[rows]
-    day = day_all[rows].astype(np.int32)
-    del day_all
-    amount = _float_column(orders, "amount", rows, 0.0)
-    quantity = _float_column(orders, "quantity", rows, 1.0)
-    discount = _float_column(orders, "discount", rows, 0.0)
+    # gathers of scattered rows are memory-bound and numpy lets go of the GIL in them: the
+    # integer columns are gathered on the pool while this thread gathers the float ones
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        jobs = [pool.submit(np.take, a, rows) for a in (code_all, day_all, sku_all, channel_all)]
+        amount = _float_column(orders, "amount", rows, 0.0)
+        quantity = _float_column(orders, "quantity", rows, 1.0)
+        discount = _float_column(orders, "discount", rows, 0.0)
+        code, day, sku, channel = (job.result() for job in jobs)
+    del jobs, day_all, sku_all, channel_all
+    day = day.astype(np.int32, copy=False)
 
     if order_is_row:  # one row per order: the row is the order, no totals to gather
         del order_codes_all
@@ -157,9 +161,6 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
         order_disc = np.bincount(order_codes, weights=discount > 0, minlength=1) > 0
         order_discounted = order_first & order_disc[order_codes]
         del order_disc, order_codes
-
-    sku, channel = sku_all[rows], channel_all[rows]
-    del sku_all, channel_all
 
     n = len(customer_ids)
     row_offsets = _offsets(code, n)
