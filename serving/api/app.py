@@ -28,7 +28,7 @@ from repurchase.settings import Settings
 from serving.api.deps import KEYED_RESPONSES, AppState, reject_unknown_query, require_key
 from serving.api.limits import BodySizeLimit, RateLimiter
 from serving.api.metrics import ApiMetrics, MeasuredRequests, route_template
-from serving.api.model_holder import ModelHolder, ModelNotLoaded
+from serving.api.model_holder import ModelHolder, ModelNotLoaded, settle_heap
 from serving.api.routes import contacts, customers, health, model, orders, plan, predict
 from serving.api.security import ApiKeyring
 from serving.store import make_engine, make_session_factory, migrate
@@ -114,6 +114,7 @@ def _load_model(state: AppState) -> None:
             state.holder.last_error,
         )
         return
+    settle_heap()
     state.metrics.set_model(info.uri, info.version)
 
 

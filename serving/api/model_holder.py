@@ -13,6 +13,7 @@ old model and no request ever sees a half-loaded one.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -241,6 +242,20 @@ class ModelHolder:
             loaded_at=dt.datetime.now(dt.UTC),
             metrics=metrics,
         )
+
+
+def settle_heap() -> None:
+    """Collect garbage once, then exempt everything still alive (the model, the libraries)
+    from later full collections.
+
+    A full collection walks every tracked object: with a model loaded that is ~360,000, and
+    one took 226 ms, under load every ten seconds or so, stopping every request (the API's
+    p99). Objects created later are collected as usual. Called after a (re)load: unfreezing
+    first lets the previous model go once no request holds it.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _predict(current: LoadedModel, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:

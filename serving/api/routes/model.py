@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from serving.api.deps import ADMIN_RESPONSES, AdminPrincipal, HolderDep, MetricsDep
-from serving.api.model_holder import ModelInfo
+from serving.api.model_holder import ModelInfo, settle_heap
 from serving.api.schemas import ErrorPublic, ModelPublic
 
 router = APIRouter(prefix="/v1/model", tags=["model"])
@@ -44,6 +44,7 @@ async def reload_model(
         raise HTTPException(
             status_code=503, detail=f"reload failed: {holder.last_error}{kept}"
         ) from None
+    await run_in_threadpool(settle_heap)
     metrics.set_model(info.uri, info.version)
     return _public(info)
 
