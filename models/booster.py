@@ -53,6 +53,12 @@ def lightgbm_params(
     }
 
 
+def feature_rows(X: pd.DataFrame) -> np.ndarray:
+    """A frame's values as row-major float64, what LightGBM and the compiled trees read
+    (``to_numpy`` gives column-major blocks: each booster would copy them again)."""
+    return np.ascontiguousarray(X.to_numpy(dtype=np.float64))
+
+
 def monotone_vector(columns: list[str], constraints: Mapping[str, int] | None) -> list[int]:
     """LightGBM's per-column monotone constraint list from a {column: -1/0/+1} mapping."""
     constraints = constraints or {}
@@ -146,7 +152,10 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.booster_.predict_proba(X.to_numpy(dtype=float)))[:, 1]
+        return self._raw_rows(feature_rows(X[list(self.feature_names_in_)]))
+
+    def _raw_rows(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster_.predict_proba(rows))[:, 1]
 
     def _stack_inputs(self, X: pd.DataFrame, raw: np.ndarray) -> np.ndarray:
         """Columns [logit(booster), logit(anchor)] (anchor flipped when `anchor_sign` is -1)."""
@@ -158,7 +167,13 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2)."""
         check_is_fitted(self, "booster_")
-        positive = self._raw(X[list(self.feature_names_in_)])
+        return self.predict_proba_rows(feature_rows(X[list(self.feature_names_in_)]), X)
+
+    def predict_proba_rows(self, rows: np.ndarray, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`predict_proba` with `X`'s feature columns already as :func:`feature_rows`
+        (a model with several boosters on the same columns converts the frame once)."""
+        check_is_fitted(self, "booster_")
+        positive = self._raw_rows(rows)
         if isinstance(self.calibrator_, StackedCalibrator):
             positive = self.calibrator_.transform(self._stack_inputs(X, positive))
         elif self.calibrator_ is not None:

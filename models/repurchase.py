@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features.errors import InputError
-from models.booster import AnchorClassifier, SliceCalibratedClassifier
+from models.booster import AnchorClassifier, SliceCalibratedClassifier, feature_rows
 from models.reasons import describe_reasons
 from models.timing import monotone_in_horizon
 from models.value import ValueRegressor
@@ -193,21 +193,38 @@ class RepurchaseModel(BaseEstimator):
         """``p_buy_{h}d`` per horizon, ``p_churn`` and ``predicted_value_365d``, index of `X`."""
         check_is_fitted(self, "timing_")
         X = X[self.feature_columns_]
-        raw = np.column_stack([self.timing_[h].predict_proba(X)[:, 1] for h in self.horizons])
+        rows = feature_rows(X)  # once for the seven boosters, all on these columns
+        raw = np.column_stack([self._positive(self.timing_[h], rows, X) for h in self.horizons])
         probabilities = monotone_in_horizon(raw)
         out = pd.DataFrame(
             probabilities, index=X.index, columns=[f"p_buy_{h}d" for h in self.horizons]
         )
         ceiling = 1.0 - probabilities[:, -1]
         if self.churn_ is not None:
-            churn = np.minimum(self.churn_.predict_proba(X)[:, 1], ceiling)
+            churn = np.minimum(self._positive(self.churn_, rows, X), ceiling)
         else:
             churn = ceiling
         if getattr(self, "churn_from_timing", False):
             churn = np.where(np.isnan(later := self._no_purchase_later(X)), churn, ceiling * later)
         out["p_churn"] = churn
-        out["predicted_value_365d"] = self.value_.predict(X)
+        same_columns = list(self.value_.feature_names_in_) == self.feature_columns_
+        out["predicted_value_365d"] = (
+            self.value_.predict_rows(rows) if same_columns else self.value_.predict(X)
+        )
         return out
+
+    def _positive(
+        self,
+        classifier: SliceCalibratedClassifier | AnchorClassifier,
+        rows: np.ndarray,
+        X: pd.DataFrame,
+    ) -> np.ndarray:
+        """P(positive) of one classifier, from the shared `rows` when it reads X's columns."""
+        if isinstance(classifier, SliceCalibratedClassifier) and (
+            list(classifier.feature_names_in_) == self.feature_columns_
+        ):
+            return classifier.predict_proba_rows(rows, X)[:, 1]
+        return classifier.predict_proba(X)[:, 1]
 
     def _no_purchase_later(self, X: pd.DataFrame) -> np.ndarray:
         """Pareto/NBD's P(no purchase within churn_days | none within the longest horizon).

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from models.booster import lightgbm_params, monotone_vector
+from models.booster import feature_rows, lightgbm_params, monotone_vector
 
 VALUE_DAYS = 365
 
@@ -67,5 +67,9 @@ class ValueRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected revenue over the next 365 days."""
         check_is_fitted(self, "booster_")
-        values = X[list(self.feature_names_in_)].to_numpy(dtype=float)
-        return np.asarray(self.booster_.predict(values)) * VALUE_DAYS / self.window_days
+        return self.predict_rows(feature_rows(X[list(self.feature_names_in_)]))
+
+    def predict_rows(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`predict` with the feature columns already as ``feature_rows``."""
+        check_is_fitted(self, "booster_")
+        return np.asarray(self.booster_.predict(rows)) * VALUE_DAYS / self.window_days
