@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import InputError
-from serving.batch.output import StreamedTable, check_output, write_table
+from serving.batch.output import check_output, write_table
 from serving.batch.progress import BatchProgress
 from serving.batch.scoring import (
     DEFAULT_FIT_ROWS,
@@ -36,13 +36,11 @@ from serving.batch.scoring import (
     Log,
     ScoringModel,
     choose_batch_model,
-    model_horizons,
     partitioned_orders,
     read_partition,
     score_partitions,
-    score_schema,
+    score_sink,
     stderr_log,
-    store_writer,
 )
 from serving.batch.spill import DEFAULT_PARTITION_ROWS, Partitions, partition_of
 
@@ -207,13 +205,10 @@ def _score_and_draft(
             workers=workers, needs_orders=True,
         )  # fmt: skip
         return
-    store = store_writer(store_url)
-    with StreamedTable(scores_out, score_schema(model_horizons(chosen))) as table:
+    with score_sink(scores_out, chosen, store_url) as keep:
 
         def keep_and_draft(number: int, scores: pd.DataFrame, orders: pd.DataFrame | None) -> None:
-            table.write(scores)
-            if store is not None:
-                store(scores)
+            keep(scores)
             candidates.add(number, scores, orders)
 
         score_partitions(

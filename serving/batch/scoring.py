@@ -21,6 +21,7 @@ Rows come grouped by partition, each sorted by ``customer_id``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import sys
@@ -338,13 +339,10 @@ def score_file(
         log(f"model: {chosen.why}")
         if save_model is not None:
             save_model(chosen.original)
-        store = store_writer(store_url)
-        with StreamedTable(out, score_schema(model_horizons(chosen))) as table:
+        with score_sink(out, chosen, store_url) as keep:
 
             def write(_number: int, scores: pd.DataFrame, _orders: pd.DataFrame | None) -> None:
-                table.write(scores)
-                if store is not None:
-                    store(scores)
+                keep(scores)
 
             customers, _ = score_partitions(parts, chosen, as_of, on_scores=write, workers=workers)
     return BatchResult(
@@ -352,9 +350,23 @@ def score_file(
     )
 
 
-def model_horizons(chosen: ScoringModel) -> tuple[int, ...]:
-    """The horizons of the ``p_buy_{h}d`` columns the chosen model scores."""
-    return tuple(getattr(chosen.model.model, "horizons", (7, 14, 30, 60, 90)))
+@contextlib.contextmanager
+def score_sink(
+    out: Path, chosen: ScoringModel, store_url: str | None
+) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """A function keeping one partition's scores: appended to the score file `out`
+    (renamed into place when the block ends without error) and, with `store_url`, upserted
+    into the store."""
+    store = store_writer(store_url)
+    horizons = tuple(getattr(chosen.model.model, "horizons", (7, 14, 30, 60, 90)))
+    with StreamedTable(out, score_schema(horizons)) as table:
+
+        def keep(scores: pd.DataFrame) -> None:
+            table.write(scores)
+            if store is not None:
+                store(scores)
+
+        yield keep
 
 
 def store_writer(store_url: str | None) -> Callable[[pd.DataFrame], None] | None:
