@@ -24,7 +24,9 @@ def window_features(prepared: PreparedOrders, config: FeatureConfig) -> pd.DataF
     columns: dict[str, np.ndarray] = {}
     for i, length in enumerate(windows):
         columns[f"orders_{length}d"] = orders[:, i].astype(np.int32)
-        columns[f"revenue_{length}d"] = revenue[:, i]
+        # contiguous: a strided view would keep the whole table alive and slow the
+        # conversion to Arrow when the frame is written
+        columns[f"revenue_{length}d"] = np.ascontiguousarray(revenue[:, i])
     columns["spend_trend"] = _trend(prepared, config.trend_window_days)
     return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks
 
