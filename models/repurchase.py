@@ -19,7 +19,8 @@ One :class:`RepurchaseModel` bundles
   purchase in 180 days implies none in 90). When the training history is too short to
   observe a whole churn window, the bound itself is used (an overestimate; recorded in
   ``churn_fallback_``);
-- a value regressor (see :mod:`models.value`).
+- a value regressor (see :mod:`models.value`; with less than 90 days of history, BG/NBD's
+  expected purchases times the customer's mean spend).
 
 Estimator rules follow scikit-learn: ``fit(X, labels, cutoffs)`` where `X` holds the numeric
 feature columns, `labels` the frame of :func:`training.labels.label_snapshots` and `cutoffs`
@@ -40,7 +41,7 @@ from features.errors import InputError
 from models.booster import AnchorClassifier, SliceCalibratedClassifier, feature_rows
 from models.reasons import describe_reasons
 from models.timing import monotone_in_horizon
-from models.value import ValueRegressor
+from models.value import ExpectedPurchasesValue, ValueRegressor
 
 HORIZONS = (7, 14, 30, 60, 90)
 VALUE_WINDOWS = (365, 180, 90)
@@ -175,7 +176,10 @@ class RepurchaseModel(BaseEstimator):
             None,
         )
         if self.value_window_days_ is None:
-            raise InputError("not enough history to learn customer value (needs 90 days)")
+            if not set(ExpectedPurchasesValue.COLUMNS) <= set(columns):
+                raise InputError("not enough history to learn customer value (needs 90 days)")
+            self.value_ = ExpectedPurchasesValue().fit(X)  # a young shop: BTYD's estimate
+            return self
         value_label = labels[f"label_revenue_{self.value_window_days_}d"]
         rows = value_label.notna().to_numpy()
         self.value_ = ValueRegressor(

@@ -6,6 +6,10 @@ right-skewed money), and scales it linearly to 365 days when the observed window
 ``predicted_value_365d = predicted_revenue_in_window * 365 / window``. The scaling assumes
 the purchase rate stays flat over the year, which overstates value for customers who drift
 away; the backtest reports which window the value was learned on.
+
+A shop younger than the shortest window (90 days) has no revenue window to learn from;
+:class:`ExpectedPurchasesValue` then gives the BTYD estimate instead: BG/NBD's expected
+purchases, times the customer's mean spend per purchase day.
 """
 
 from __future__ import annotations
@@ -73,3 +77,35 @@ class ValueRegressor(RegressorMixin, BaseEstimator):
         """:meth:`predict` with the feature columns already as ``feature_rows``."""
         check_is_fitted(self, "booster_")
         return np.asarray(self.booster_.predict(rows)) * VALUE_DAYS / self.window_days
+
+
+class ExpectedPurchasesValue(RegressorMixin, BaseEstimator):
+    """Value without a revenue window to learn from (a shop younger than 90 days): BG/NBD's
+    expected purchases in 90 days (``bgnbd_expected_90d``) scaled to 365, times the
+    customer's mean spend per purchase day (``revenue_total / n_purchase_days``).
+
+    The classic BTYD customer value, without the Gamma-Gamma spend model; the linear
+    scaling has the same flat-rate caveat as :class:`ValueRegressor`'s.
+    """
+
+    COLUMNS = ("bgnbd_expected_90d", "revenue_total", "n_purchase_days")
+
+    def fit(
+        self, X: pd.DataFrame, revenue: np.ndarray | pd.Series | None = None
+    ) -> ExpectedPurchasesValue:
+        """Nothing to learn; checks that `X` has the columns it reads."""
+        missing = [c for c in self.COLUMNS if c not in X.columns]
+        if missing:
+            raise ValueError(f"needs the columns {missing}")
+        self.feature_names_in_ = np.asarray(self.COLUMNS, dtype=object)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Expected revenue over the next 365 days (0 where the inputs are missing)."""
+        check_is_fitted(self, "feature_names_in_")
+        purchases = X["bgnbd_expected_90d"].to_numpy(dtype=float) * VALUE_DAYS / 90
+        days = X["n_purchase_days"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spend = X["revenue_total"].to_numpy(dtype=float) / days
+        value = np.clip(purchases * spend, 0.0, None)
+        return np.where(np.isfinite(value), value, 0.0)

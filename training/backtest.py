@@ -95,6 +95,8 @@ def _baseline_predictions(
     # The heuristics learn their calibration on the snapshot 90 days earlier.
     earlier = as_of - pd.Timedelta(days=max(HORIZONS))
     past = customer_summary(history, earlier)
+    if past.empty:  # a shop younger than 90 days: nothing to calibrate them on
+        return out
     until = days_until_next_purchase(history, earlier, past.index)
     since_now = summary["days_since_last_purchase"].to_numpy(dtype=float)
     interval_now = summary["median_interval_days"].to_numpy(dtype=float)
@@ -213,11 +215,19 @@ def run_backtest(
         value_windows=(value_window_days,),
     )
     metrics = evaluate(predictions, outcomes, observed_days, value_window_days)
+    missing = [method for method in METHODS if method not in predictions]
+    learned_window = trained.model.value_window_days_
     notes = [
         f"value judged on revenue in the {value_window_days} days after as_of",
-        f"value model learned on {trained.model.value_window_days_}-day revenue, "
-        "scaled to 365 days",
+        f"value model learned on {learned_window}-day revenue, scaled to 365 days"
+        if learned_window is not None
+        else "less than 90 days of history: value is BG/NBD's expected purchases x mean spend",
     ]
+    if missing:
+        notes.append(
+            f"no customers {max(HORIZONS)} days before as_of to calibrate "
+            f"{' and '.join(missing)} on: left out"
+        )
     left = [f"{h}" for h, c in trained.model.timing_.items() if isinstance(c, AnchorClassifier)]
     if left:
         notes.append(
@@ -240,10 +250,16 @@ def run_backtest(
     )
 
 
+def methods_of(result: BacktestResult) -> list[str]:
+    """The methods with predictions in `result`, in :data:`METHODS` order (a shop younger
+    than 90 days has no recency-rank or median-interval baseline)."""
+    return [method for method in METHODS if method in result.predictions]
+
+
 def headline_table(result: BacktestResult) -> pd.DataFrame:
     """ROC AUC and Brier per horizon (rows: methods), the table the CLI prints."""
     rows = {}
-    for method in METHODS:
+    for method in methods_of(result):
         row = {}
         for horizon in HORIZONS:
             for metric in ("roc_auc", "brier"):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from models.repurchase import HORIZONS
-from training.backtest import METHODS, BacktestResult, headline_table
+from training.backtest import BacktestResult, headline_table, methods_of
 from training.metrics import spearman
 
 RFM_GROUPS = (
@@ -42,7 +42,7 @@ def _calibration(result: BacktestResult, horizon: int) -> str:
     fig, ax = plt.subplots(figsize=(5, 4))
     outcome = result.outcomes[f"label_bought_{horizon}d"].to_numpy(dtype=float)
     bins = np.linspace(0, 1, 11)
-    for method in METHODS:
+    for method in methods_of(result):
         probability = result.predictions[method][f"p_buy_{horizon}d"].to_numpy(dtype=float)
         which = np.clip(np.digitize(probability, bins) - 1, 0, 9)
         frame = pd.DataFrame({"bin": which, "p": probability, "y": outcome})
@@ -60,7 +60,7 @@ def _gains(result: BacktestResult, horizon: int) -> str:
     fig, ax = plt.subplots(figsize=(5, 4))
     outcome = result.outcomes[f"label_bought_{horizon}d"].to_numpy(dtype=float)
     share = np.arange(1, len(outcome) + 1) / len(outcome)
-    for method in METHODS:
+    for method in methods_of(result):
         probability = result.predictions[method][f"p_buy_{horizon}d"].to_numpy(dtype=float)
         order = np.argsort(-probability, kind="stable")
         ax.plot(share, np.cumsum(outcome[order]) / max(outcome.sum(), 1), label=method)
@@ -75,7 +75,7 @@ def _timing(result: BacktestResult) -> str:
 
     fig, ax = plt.subplots(figsize=(5, 4))
     actual = result.outcomes["label_days_to_next_purchase"].to_numpy(dtype=float)
-    for method in METHODS:
+    for method in methods_of(result):
         predicted = result.predictions[method]["predicted_days"].to_numpy(dtype=float)
         known = ~np.isnan(actual) & ~np.isnan(predicted)
         if known.any():
@@ -121,7 +121,7 @@ def rfm_table(result: BacktestResult) -> pd.DataFrame:
 def _value(result: BacktestResult) -> pd.DataFrame:
     actual = result.outcomes[f"label_revenue_{result.value_window_days}d"].to_numpy(float)
     rows = {}
-    for method in METHODS:
+    for method in methods_of(result):
         predicted = result.predictions[method]["predicted_value_365d"].to_numpy(float)
         if np.isnan(predicted).all():
             continue
@@ -136,7 +136,7 @@ def _value(result: BacktestResult) -> pd.DataFrame:
 
 def _metric_table(result: BacktestResult, quantity: str) -> pd.DataFrame:
     rows = {}
-    for method in METHODS:
+    for method in methods_of(result):
         prefix = f"{method}.{quantity}."
         rows[method] = {
             k[len(prefix) :]: v for k, v in result.metrics.items() if k.startswith(prefix)

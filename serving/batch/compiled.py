@@ -82,9 +82,10 @@ def compiled_model(
         if getattr(model, "churn_", None) is not None:
             fast.churn_ = _compiled_classifier(model.churn_, folder, log)
         fast.value_ = copy.copy(model.value_)
-        fast.value_.booster_ = CompiledRegressor(
-            model.value_.booster_, _compile(model.value_.booster_.booster_, folder, log)
-        )
+        if hasattr(model.value_, "booster_"):  # not a young shop's ExpectedPurchasesValue
+            fast.value_.booster_ = CompiledRegressor(
+                model.value_.booster_, _compile(model.value_.booster_.booster_, folder, log)
+            )
     except Exception as exc:  # an LLVM or lleaves failure must not stop a batch
         if log is not None:
             log(f"note: compiling the trees failed ({type(exc).__name__}); using LightGBM")
