@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -123,6 +124,12 @@ class SkuDays:
     def repeats(self) -> BoolArray:
         """``repeats()[i]``: entry ``i + 1`` is the next purchase of entry ``i``'s SKU."""
         return (self.code[1:] == self.code[:-1]) & (self.sku[1:] == self.sku[:-1])
+
+    @cached_property
+    def usual_quantity(self) -> FloatArray:
+        """Per entry, the customer's usual quantity of that SKU (:func:`_usual_quantity`);
+        computed once: the stock-up test and the usual basket both read it."""
+        return _usual_quantity(self)
 
 
 @dataclass(frozen=True)
@@ -248,7 +255,7 @@ def usual_basket_supply(
     if not known.any():
         return out
     code, sku, day = sku_days.code[known], sku_days.sku[known], sku_days.day[known]
-    usual_quantity, supply = _usual_quantity(sku_days)[known], supply_bought[known]
+    usual_quantity, supply = sku_days.usual_quantity[known], supply_bought[known]
     # entries are sorted by customer, SKU and day: each (customer, SKU) is one run
     run_start = np.concatenate([[True], (code[1:] != code[:-1]) | (sku[1:] != sku[:-1])])
     starts = np.flatnonzero(run_start)
@@ -350,7 +357,7 @@ def pace_observations(
     """
     repeat = sku_days.repeats() & ~np.isnan(supply_bought[:-1])
     if sku_days.discounted is not None:
-        stock_up = sku_days.discounted & (sku_days.quantity > _usual_quantity(sku_days))
+        stock_up = sku_days.discounted & (sku_days.quantity > sku_days.usual_quantity)
         repeat &= ~stock_up[1:]
     codes = sku_days.code[:-1][repeat]
     gaps = (sku_days.day[1:] - sku_days.day[:-1])[repeat]
