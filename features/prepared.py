@@ -468,7 +468,8 @@ def _order_codes(order_id: pd.Series) -> tuple[IntArray, bool]:
 
 def _status_codes(status: pd.Series) -> IntArray:
     codes = np.full(len(status), 0, dtype=np.int8)
-    text = status.astype("string")
+    # a categorical compares its few categories, not millions of strings
+    text = status if isinstance(status.dtype, pd.CategoricalDtype) else status.astype("string")
     codes[(text == "refunded").fillna(False).to_numpy(dtype=bool)] = 1
     codes[(text == "cancelled").fillna(False).to_numpy(dtype=bool)] = 2
     return codes

@@ -230,3 +230,40 @@ def test_control_characters_and_long_ids_are_refused_from_arrow_text() -> None:
     # 128 characters of two bytes each are 256 bytes, and allowed
     long_ok = pd.DataFrame({"customer_id": pd.Series(["c1", "é" * 128], dtype="str")} | base)
     assert canonical_orders(long_ok)["customer_id"].str.len().max() == 128
+
+
+def test_parquet_text_columns_come_as_categories_cleaned_like_text(tmp_path: Path) -> None:
+    """SKU, channel and status are read from Parquet as categoricals; stripping, blanks,
+    lowercasing and the paid default apply to them as to text, and values that become
+    equal merge into one category."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3", "c4", "c5"],
+            "ordered_at": ["2024-01-05"] * 5,
+            "amount": [1.0] * 5,
+            "order_id": ["o1", "o2", "o3", "o4", "o5"],
+            "sku": ["A ", "", None, "b", "A"],
+            "channel": ["Web", " web", "WECHAT ", None, "Über"],
+            "status": ["Paid", " refunded", "", None, "paid"],
+        }
+    )
+    frame.to_parquet(tmp_path / "o.parquet")
+    frame.to_csv(tmp_path / "o.csv", index=False)
+    from_parquet = read_orders(tmp_path / "o.parquet")
+    from_csv = read_orders(tmp_path / "o.csv")
+    for column in ("sku", "channel", "status"):
+        assert isinstance(from_parquet[column].dtype, pd.CategoricalDtype), column
+        assert from_parquet[column].astype("string").equals(from_csv[column]), column
+    assert list(from_parquet["channel"].cat.categories) == ["web", "wechat", "über"]
+    assert from_parquet["status"].tolist() == ["paid", "refunded", "paid", "paid", "paid"]
+
+
+def test_parquet_category_errors_name_the_row(tmp_path: Path) -> None:
+    base = {"customer_id": ["c1", "c2"], "ordered_at": ["2024-01-05"] * 2, "amount": [1.0, 2.0]}
+    pd.DataFrame(base | {"status": ["paid", "lost"]}).to_parquet(tmp_path / "status.parquet")
+    with pytest.raises(InputError, match="must be one of") as caught:
+        read_orders(tmp_path / "status.parquet")
+    assert caught.value.column == "status" and caught.value.row_number == 3
+    pd.DataFrame(base | {"sku": ["a", "b\x00"]}).to_parquet(tmp_path / "nul.parquet")
+    with pytest.raises(InputError, match="NUL bytes"):
+        read_orders(tmp_path / "nul.parquet")
