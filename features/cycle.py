@@ -82,6 +82,7 @@ per-customer Python.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -146,11 +147,15 @@ class Pace:
 def cycle_features(
     prepared: PreparedOrders,
     products: pd.DataFrame | None,
-    gap_median: FloatArray,
+    gap_median: FloatArray | Callable[[], FloatArray],
     config: FeatureConfig,
 ) -> pd.DataFrame:
     """``cycle_days``, ``cycle_source``, ``depletion_date``, ``days_until_depletion``,
-    ``overdue_ratio``. ``products`` needs ``sku`` and ``days_of_supply`` (NaN = unknown)."""
+    ``overdue_ratio``. ``products`` needs ``sku`` and ``days_of_supply`` (NaN = unknown).
+
+    ``gap_median`` is each customer's ``interval_features`` median gap, or a function that
+    returns it: it is read only at the end, so a caller can compute it beside the cycle.
+    """
     n = prepared.n_customers
     gap_codes, gaps = customer_gaps(prepared)
     gap_count = np.bincount(gap_codes, minlength=n)
@@ -178,7 +183,8 @@ def cycle_features(
         overall = float(frozen_overall)
     else:
         overall = float(np.median(gaps)) if len(gaps) else config.default_cycle_days
-    own = np.where(gap_count >= config.cycle_min_intervals, gap_median, np.nan)
+    own_median = gap_median() if callable(gap_median) else gap_median
+    own = np.where(gap_count >= config.cycle_min_intervals, own_median, np.nan)
 
     # the same chain twice: the usual purchase (cycle_days) and the last one (depletion)
     cycle_days, source = _first_known(usual, own, sku_cycle, overall)

@@ -46,3 +46,36 @@ def test_model_feature_columns_are_numeric_and_exclude_ids(cdnow_orders: pd.Data
     assert "customer_id" not in columns and "frequency" in columns and "T" in columns
     assert all(pd.api.types.is_numeric_dtype(frame[c]) for c in columns)
     assert not any("date" in c for c in columns)
+
+
+def test_two_threads_build_the_same_frame_as_one(monkeypatch) -> None:
+    """Large frames compute the cycle on a second thread; the frame must not change."""
+    import features.pipeline as pipeline
+    from features.tables import canonical_orders
+    from repurchase.sample_shop import generate_shop
+
+    shop = generate_shop(800, seed=5)
+    orders = canonical_orders(shop.orders, source="shop")
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 10**12)
+    one = build_features(orders, "2026-06-30", shop.products)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
+    two = build_features(orders, "2026-06-30", shop.products)
+    assert_frame_equal(one, two)
+    assert {"cycle_days", "gap_median", "orders_30d", "discount_share"} <= set(two.columns)
+
+
+def test_an_error_in_the_main_thread_does_not_leave_the_cycle_waiting(monkeypatch) -> None:
+    import features.pipeline as pipeline
+    from repurchase.sample_shop import generate_shop
+
+    shop = generate_shop(100, seed=5)
+
+    def broken(_prepared):
+        raise RuntimeError("interval bug")
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(pipeline, "interval_features", broken)
+    import pytest
+
+    with pytest.raises(RuntimeError, match="interval bug"):  # raised, not a hang
+        build_features(shop.orders, "2026-06-30", shop.products)
