@@ -188,13 +188,23 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
             frame.to_parquet(tmp, index=False, use_dictionary=text_columns(frame))
 
 
+# one distinct value per row: a dictionary would be as long as the column
+UNIQUE_ID_COLUMNS = frozenset({"customer_id"})
+
+
 def text_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns worth Parquet's dictionary encoding: the text ones (segments, stages, ids).
+    """Columns worth Parquet's dictionary encoding: the text ones (segments, stages,
+    channels), not the customer id.
 
     Dictionary-encoding every numeric column (pyarrow's default) doubled the time to write
-    the features of 350,000 customers and saved 40% of a file that is small anyway.
+    the features of 350,000 customers and saved 40% of a file that is small anyway; on
+    3.4M customers, trying it on the unique customer ids cost 0.5 s instead of 0.15 s.
     """
-    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    return [
+        c
+        for c in frame.columns
+        if c not in UNIQUE_ID_COLUMNS and not pd.api.types.is_numeric_dtype(frame[c])
+    ]
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
