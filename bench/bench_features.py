@@ -88,8 +88,10 @@ def generate(orders_path: Path, products_path: Path, n_orders: int, n_customers:
 
 
 def run_features(orders: Path, products: Path, out: Path) -> dict[str, float]:
-    """The product path: canonical readers, build_features, atomic Parquet output."""
-    from features.pipeline import build_features
+    """The product path of ``repurchase features``: canonical readers, the orders encoded
+    and let go, the feature columns, atomic Parquet output."""
+    from features.pipeline import features_from_prepared
+    from features.prepared import prepare_orders
     from features.tables import read_orders, read_products
     from repurchase.cli_support import write_frame
 
@@ -100,10 +102,12 @@ def run_features(orders: Path, products: Path, out: Path) -> dict[str, float]:
     steps["read_s"] = time.perf_counter() - t0
     steps["read_peak_gb"] = _peak_gb()
     t1 = time.perf_counter()
-    features = build_features(frame, AS_OF, product_frame)
+    prepared = prepare_orders(frame, AS_OF)
+    del frame
+    features = features_from_prepared(prepared, product_frame)
+    del prepared
     steps["build_s"] = time.perf_counter() - t1
     steps["build_peak_gb"] = _peak_gb()
-    del frame
     t2 = time.perf_counter()
     write_frame(features, out)
     steps["write_s"] = time.perf_counter() - t2

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from features.config import FeatureConfig
 from features.errors import InputError
-from features.pipeline import build_features
+from features.pipeline import features_from_prepared
+from features.prepared import prepare_orders
 from features.tables import read_orders, read_products
 from repurchase.cli_support import (
     check_output_path,
@@ -59,8 +60,10 @@ def features(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"[features] {where}: {first['msg']}") from None
-    order_frame = read_orders(orders, config.column_map("orders"))
     product_frame = read_products(products, config.column_map("products")) if products else None
-    frame = build_features(order_frame, day, product_frame, feature_config)
+    # encoded into arrays, the orders frame is let go before the feature columns need room
+    prepared = prepare_orders(read_orders(orders, config.column_map("orders")), day)
+    frame = features_from_prepared(prepared, product_frame, feature_config)
+    del prepared
     write_frame(frame, out)
     typer.echo(f"wrote {len(frame):,} customers x {frame.shape[1]} columns to {out}")
