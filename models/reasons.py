@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 Phrase = Callable[[pd.DataFrame], pd.Series]
 
@@ -122,23 +124,51 @@ def describe_reasons(
     readable = {columns[position] for position in chosen} | set(_QUOTED)
     frame = features[[c for c in features.columns if c in readable]].reset_index(drop=True)
     picked = contributions[np.arange(n_rows)[:, None], order]
-    direction = np.where(picked >= 0, " (raises)", " (lowers)").astype(object)
-    texts = np.empty(order.shape, dtype=object)
-    # One phrase pass per feature (not per customer and rank): the rows that chose it anywhere.
-    for position in chosen:
-        chosen = order == position
-        rows = np.flatnonzero(chosen.any(axis=1))
-        unknown = columns[position].replace("_", " ") + " unknown"
-        phrased = _phrase(frame.iloc[rows], columns[position]).fillna(unknown)
-        phrased_text = phrased.to_numpy(dtype=object)
-        for rank in range(order.shape[1]):
-            hit = chosen[rows, rank]
-            texts[rows[hit], rank] = phrased_text[hit]
-    texts += direction
-    joined = texts[:, 0]
-    for rank in range(1, order.shape[1]):
-        joined = joined + "; " + texts[:, rank]
-    return pd.Series(joined, index=features.index, dtype="string")
+    # One phrase pass per feature (not per customer and rank): the cells that chose it,
+    # found by one sort of the chosen columns rather than a scan of the table per feature
+    cells = order.ravel()
+    by_feature = np.argsort(cells, kind="stable")
+    features_sorted = cells[by_feature]
+    starts = np.flatnonzero(np.r_[True, features_sorted[1:] != features_sorted[:-1]])
+    flat_texts = np.empty(len(cells), dtype=object)
+    for start, end in zip(starts, [*starts[1:], len(cells)], strict=True):
+        chosen_cells = by_feature[start:end]
+        column = columns[int(features_sorted[start])]
+        rows = chosen_cells // order.shape[1]
+        flat_texts[chosen_cells] = _phrased_once_per_input(frame, rows, column)
+    texts = flat_texts.reshape(order.shape)
+    # joined by Arrow's string kernels: Python string additions cost ~0.5 s a partition
+    text = pa.large_string()
+    raises, lowers = pa.scalar(" (raises)", text), pa.scalar(" (lowers)", text)
+    pieces: list[Any] = []
+    for rank in range(order.shape[1]):
+        if rank:
+            pieces.append(pa.scalar("; ", text))
+        pieces.append(pa.array(texts[:, rank], type=text))
+        pieces.append(pc.if_else(pa.array(picked[:, rank] >= 0), raises, lowers))
+    joined = pc.binary_join_element_wise(*pieces, pa.scalar("", text))
+    return pd.Series(pd.arrays.ArrowStringArray(joined), index=features.index, dtype="string")
+
+
+def _phrased_once_per_input(frame: pd.DataFrame, rows: np.ndarray, column: str) -> np.ndarray:
+    """`column`'s phrase for each of `frame`'s `rows` (object array), worded once per
+    distinct input: a phrase reads only its row's own value (and, for the last order, the
+    cycle), and customers share values a lot (whole days, small counts, the BTYD columns of
+    equal histories). Inputs are compared by their bits, so values that print differently
+    (0.0 and -0.0) are never merged."""
+    unknown = column.replace("_", " ") + " unknown"
+    quoted = _QUOTED if column == "days_since_last_order" else ()
+    inputs = frame[[c for c in dict.fromkeys((column, *quoted)) if c in frame.columns]]
+    codes = np.zeros(len(rows), dtype=np.int64)
+    for name in inputs.columns:
+        values = inputs[name].to_numpy()[rows]
+        if values.dtype.kind == "f":
+            values = values.astype(np.float64).view(np.int64)  # bits: NaN payloads, signs apart
+        column_codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        codes = codes * len(uniques) + column_codes
+    _, first_of, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    phrased = _phrase(inputs.iloc[rows[first_of]], column).fillna(unknown)
+    return phrased.to_numpy(dtype=object)[inverse.reshape(-1)]
 
 
 def _top_columns(contributions: np.ndarray, top: int) -> np.ndarray:

@@ -143,3 +143,25 @@ def test_a_phrase_may_quote_a_column_that_is_not_a_chosen_factor() -> None:
         "last order 40 days ago (late for a 30-day cycle) (lowers)",
         "last order 10 days ago (within a 30-day cycle) (raises)",
     ]
+
+
+def test_phrases_worded_once_per_distinct_value_equal_phrases_worded_per_row() -> None:
+    """describe_reasons words each distinct input once and spreads it; the text must be
+    what wording every row gives, including missing values and a negative zero."""
+    from models.reasons import _phrase, _phrased_once_per_input
+
+    rng = np.random.default_rng(3)
+    n = 5_000
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": rng.integers(0, 60, n).astype(float),
+            "cycle_days": rng.choice([30.0, 45.5, np.nan], n),
+            "monetary_value": rng.choice([0.0, -0.0, 12.345, np.nan, 99.999], n),
+            "other_feature": rng.choice([1.0, -0.0, 0.0, 2.5, np.nan], n),
+            "n_orders": rng.integers(1, 5, n),
+        }
+    )
+    for column in ("days_since_last_order", "monetary_value", "other_feature", "n_orders"):
+        expected = _phrase(frame, column).fillna(column.replace("_", " ") + " unknown")
+        got = _phrased_once_per_input(frame, np.arange(n), column)
+        assert got.tolist() == expected.tolist(), column
