@@ -191,7 +191,9 @@ def tree_contributions(booster: Any, values: np.ndarray) -> np.ndarray:
     `booster` is a binary ``lightgbm.Booster`` with numerical splits only; `values` float64,
     columns in the booster's feature order. Any other model falls back to LightGBM itself.
     """
-    values = np.ascontiguousarray(values, dtype=np.float64)
+    # either memory order: a frame's columns come column-major (pandas), which is the
+    # per-feature layout the split patterns read, so no transposed copy is made then
+    values = np.asarray(values, dtype=np.float64)
     n_rows, n_features = values.shape
     if n_rows == 0:
         return np.zeros((0, n_features))
