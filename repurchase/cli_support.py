@@ -15,7 +15,6 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
@@ -203,6 +202,8 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if all(_is_plain(dtype) for dtype in frame.dtypes):
+        import polars as pl  # here: 0.2 s of start-up that most commands never need
+
         pl.DataFrame(table).write_parquet(path, compression="snappy", statistics=True)
     else:
         pq.write_table(table, path, use_dictionary=text_columns(frame))
