@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from pandas.testing import assert_frame_equal
 
 from features.pipeline import build_features, model_feature_columns
@@ -75,7 +76,5 @@ def test_an_error_in_the_main_thread_does_not_leave_the_cycle_waiting(monkeypatc
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", 0)
     monkeypatch.setattr(pipeline, "interval_features", broken)
-    import pytest
-
     with pytest.raises(RuntimeError, match="interval bug"):  # raised, not a hang
         build_features(shop.orders, "2026-06-30", shop.products)
