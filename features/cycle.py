@@ -275,7 +275,8 @@ def usual_basket_supply(
     most = np.maximum.reduceat(total, first_run)[owner] == total
     latest = np.maximum.reduceat(np.where(most, last, -1), first_run)[owner]
     chosen = np.flatnonzero(most & (last == latest))
-    # still a tie (SKUs always bought together, as much of each): the last SKU code
+    # still a tie (SKUs always bought together, as much of each): the last SKU code, which
+    # is the last name (features.prepared numbers SKUs in name order)
     chosen = chosen[np.append(run_code[chosen][1:] != run_code[chosen][:-1], True)]
     out[run_code[chosen]] = usual_quantity[starts][chosen] * per_unit[sku[starts][chosen]]
     return out

@@ -493,8 +493,19 @@ def _text_codes(frame: pd.DataFrame, column: str) -> tuple[IntArray, pd.Index]:
     """Integer codes (-1 = missing) and their labels, for every row of a text column.
 
     The whole column is encoded (then int codes selected): cheaper than selecting strings.
+    The labels are sorted, so codes compare like the texts whatever else is in the frame:
+    a tie broken by code (the cycle's usual SKU) then gives a customer the same answer
+    in any partition of the shop. Encoding alone numbers them by first appearance.
     """
     if column not in frame.columns:
         return np.full(len(frame), -1, dtype=np.int32), pd.Index([], dtype="string")
     codes, names = encode(frame[column])
-    return codes, names.astype("string")
+    names = names.astype("string")
+    order = np.argsort(names.to_numpy(dtype=object), kind="stable")
+    if (order != np.arange(len(order))).any():
+        rank = np.empty(len(order) + 1, dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        rank[-1] = -1  # code -1 (missing) indexes the last slot and stays -1
+        codes = rank[codes]
+        names = names[order]
+    return codes, names

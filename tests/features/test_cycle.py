@@ -289,6 +289,30 @@ def test_the_usual_sku_covers_most_days_ties_go_to_the_most_recent(
     assert usual_basket_supply(kept, supply[only_x], per_unit, 2).tolist() == [15.0, 15.0]
 
 
+def test_a_tie_for_the_usual_sku_goes_to_the_last_name_whoever_else_is_in_the_frame(
+    orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
+) -> None:
+    # u buys a (1, then 3 units) and b (2 and 2) on the same two days: 60 label days each,
+    # last bought on the same day; the tie goes to b, the last name: 2 x 15 days. In the
+    # second frame v's row comes first and mentions b first, which numbered b before a when
+    # SKUs were numbered by first appearance (a batch partition then changed u's cycle).
+    lines = [
+        ("2024-01-01", "a", 1.0, 0.0),
+        ("2024-01-01", "b", 2.0, 0.0),
+        ("2024-02-01", "a", 3.0, 0.0),
+        ("2024-02-01", "b", 2.0, 0.0),
+    ]
+    alone = _sku_orders("u", lines)
+    with_v = _sku_orders("v", [("2024-01-05", "b", 1.0, 0.0)]) + alone
+    for rows in (alone, with_v):
+        prepared = prepare_orders(orders_from_rows(rows), AS_OF)
+        assert list(prepared.sku_names) == ["a", "b"]
+        days = sku_purchase_days(prepared)
+        per_unit = np.full(len(prepared.sku_names), 15.0)
+        usual = usual_basket_supply(days, days.quantity * per_unit[days.sku], per_unit, 2)
+        assert usual[0] == 30.0  # u sorts first
+
+
 def test_sale_stock_ups_and_outlier_gaps_are_not_pace_observations(
     orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
 ) -> None:
