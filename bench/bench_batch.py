@@ -117,10 +117,14 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=3_500_000, help="distinct customers")
     parser.add_argument("--work", type=Path, default=Path("var/bench"), help="cache/output dir")
     parser.add_argument(
-        "--partition-rows", type=int, default=1_000_000, help="order rows per partition"
+        "--partition-rows", type=int, help="order rows per partition (default: the CLI's)"
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="`score --workers`: partitions scored at a time"
+        "--workers",
+        type=int,
+        default=0,
+        help="`score --workers`: partitions scored at a time (default 0: the CLI's auto, one "
+        "per core on a file this size)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
@@ -151,7 +155,9 @@ def main() -> None:
     print(f"  trees compiled (or found in the cache) in {time.perf_counter() - t0:.0f} s")
     n_rows = pq.ParquetFile(orders).metadata.num_rows
     env = {**os.environ, "REPURCHASE_HOME": str(work / "home"), "PYTHONPATH": str(root)}
-    common = ["--as-of", bench_features.AS_OF, "--partition-rows", str(args.partition_rows)]
+    common = ["--as-of", bench_features.AS_OF]
+    if args.partition_rows is not None:
+        common += ["--partition-rows", str(args.partition_rows)]
     scores, plan = work / "batch_scores.parquet", work / "batch_plan.parquet"
     one_pass_scores, one_pass_plan = (
         work / "one_pass_scores.parquet",

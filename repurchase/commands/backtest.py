@@ -116,21 +116,23 @@ ModelOption = Annotated[
 
 
 PartitionRowsOption = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--partition-rows",
         min=1,
         help="Order rows per partition (all orders of a customer in one): peak memory grows "
-        "with this, not with the file.",
+        "with this and --workers, not with the file. Default: 1,000,000 divided by --workers.",
+        show_default=False,
     ),
 ]
 WorkersOption = Annotated[
     int,
     typer.Option(
         "--workers",
-        min=1,
-        help="With --engine local: score this many partitions at a time in worker processes "
-        "(one per core; memory grows with it). Same output as one.",
+        min=0,
+        help="With --engine local: score this many partitions at a time in worker processes. "
+        "0 (auto): one per core for files of 2 million order rows or more, else 1. Same "
+        "output whatever the number.",
     ),
 ]
 FitRowsOption = Annotated[
@@ -184,12 +186,12 @@ def score(
     ],
     products: ProductsOption = None,
     model: ModelOption = AUTO,
-    partition_rows: PartitionRowsOption = 1_000_000,
+    partition_rows: PartitionRowsOption = None,
     fit_rows: FitRowsOption = 3_000_000,
     to_store: ToStoreOption = False,
     engine: EngineOption = Engine.local,
     scheduler: SchedulerOption = None,
-    workers: WorkersOption = 1,
+    workers: WorkersOption = 0,  # auto (serving.batch.workers.AUTO)
     save_model: Annotated[
         Path | None,
         typer.Option("--save-model", hidden=True, help="Also save the model used here."),

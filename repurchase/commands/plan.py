@@ -114,12 +114,12 @@ def plan(
             "now), fit, a models:/ URI or a .joblib file.",
         ),
     ] = AUTO,
-    partition_rows: PartitionRowsOption = 1_000_000,
+    partition_rows: PartitionRowsOption = None,
     fit_rows: FitRowsOption = 3_000_000,
     to_store: ToStoreOption = False,
     engine: EngineOption = Engine.local,
     scheduler: SchedulerOption = None,
-    workers: WorkersOption = 1,
+    workers: WorkersOption = 0,  # auto (serving.batch.workers.AUTO)
 ) -> None:
     """Plan whom to contact from --as-of onwards: day, send time, channel, action, offer, why."""
     from repurchase.settings import get_settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -39,10 +40,15 @@ class StreamedTable:
     not change them); CSV gets one header line.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(
+        self, path: Path, schema: pa.Schema, *, dictionary: Sequence[str] | None = None
+    ) -> None:
         check_output(path)
         self.path = Path(path)
         self.schema = schema
+        # Parquet dictionary-encodes every column by default, which for a near-unique text
+        # column (ids, reasons) is work thrown away; `dictionary` names the columns worth it
+        self.dictionary: bool | list[str] = True if dictionary is None else list(dictionary)
         self.rows = 0
         self._tmp: Path | None = None
         self._writer: pq.ParquetWriter | None = None
@@ -67,7 +73,9 @@ class StreamedTable:
             if self._writer is None:
                 # the first partition's pandas metadata (column dtypes) goes with the file,
                 # so readers get the dtypes a whole-frame `to_parquet` would give them
-                self._writer = pq.ParquetWriter(self._tmp, table.schema)
+                self._writer = pq.ParquetWriter(
+                    self._tmp, table.schema, use_dictionary=self.dictionary
+                )
             self._writer.write_table(table.replace_schema_metadata(self._writer.schema.metadata))
         else:
             frame.to_csv(self._tmp, mode="a", header=self.rows == 0, index=False)
@@ -82,7 +90,9 @@ class StreamedTable:
         assert self._tmp is not None
         try:
             if self._writer is None and exc_type is None and not is_csv(self.path):
-                self._writer = pq.ParquetWriter(self._tmp, self.schema)
+                self._writer = pq.ParquetWriter(
+                    self._tmp, self.schema, use_dictionary=self.dictionary
+                )
             if self._writer is not None:
                 self._writer.close()
             if exc_type is None:

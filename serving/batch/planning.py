@@ -38,11 +38,13 @@ from serving.batch.scoring import (
     choose_batch_model,
     partitioned_orders,
     read_partition,
+    run_line,
     score_partitions,
     score_sink,
     stderr_log,
 )
-from serving.batch.spill import DEFAULT_PARTITION_ROWS, Partitions, partition_of
+from serving.batch.spill import Partitions, partition_of
+from serving.batch.workers import AUTO, WorkerPool, batch_shape
 
 
 @dataclass(frozen=True)
@@ -65,24 +67,16 @@ class _Candidates:
         self.drafts: list[Any] = []
         self.n_scored = 0
 
-    def add(self, number: int, scores: pd.DataFrame, orders: pd.DataFrame | None) -> None:
-        """Draft the plan of one partition and keep it."""
-        from serving.policy.planner import draft_plan
-
-        if orders is None:  # score_partitions(needs_orders=True) always hands them over
-            raise TypeError("drafting a plan needs the partition's orders")
-
-        self.n_scored += len(scores)
-        self.drafts.append(
-            draft_plan(
-                scores,
-                as_of=self.as_of,
-                orders=orders,
-                customers=self.customers.rows(number),
-                contacts=self.contacts.rows(number),
-                policy=self.policy,
-            )
+    def drafter(self, number: int) -> _Drafter:
+        """What drafts partition `number`'s plan, wherever it is scored."""
+        return _Drafter(
+            self.as_of, self.policy, self.customers.rows(number), self.contacts.rows(number)
         )
+
+    def add(self, _number: int, scores: pd.DataFrame, draft: Any) -> None:
+        """Keep one partition's draft (from its :meth:`drafter`)."""
+        self.n_scored += len(scores)
+        self.drafts.append(draft)
 
     def plan(self) -> pd.DataFrame:
         """The final plan over every draft, capacity included."""
@@ -95,6 +89,29 @@ class _Candidates:
         draft = combine_drafts(self.drafts)
         self.drafts = []
         return finish_plan(draft, as_of=self.as_of, policy=self.policy)
+
+
+@dataclass(frozen=True)
+class _Drafter:
+    """Drafts one partition's plan from its scores and orders; holds only that partition's
+    customers and contacts, so it is small to send to a worker process."""
+
+    as_of: dt.date
+    policy: Any
+    customers: pd.DataFrame | None
+    contacts: pd.DataFrame | None
+
+    def __call__(self, scores: pd.DataFrame, orders: pd.DataFrame) -> Any:
+        from serving.policy.planner import draft_plan
+
+        return draft_plan(
+            scores,
+            as_of=self.as_of,
+            orders=orders,
+            customers=self.customers,
+            contacts=self.contacts,
+            policy=self.policy,
+        )
 
 
 class _ByPartition:
@@ -127,11 +144,11 @@ def plan_file(
     contacts: pd.DataFrame | None = None,
     column_map: Mapping[str, str] | None = None,
     feature_config: Any = None,
-    partition_rows: int = DEFAULT_PARTITION_ROWS,
+    partition_rows: int | None = None,
     fit_rows: int = DEFAULT_FIT_ROWS,
     store_url: str | None = None,
     compile_trees: bool = True,
-    workers: int = 1,
+    workers: int = AUTO,
     scores_out: Path | None = None,
     log: Log = stderr_log,
 ) -> PlanResult:
@@ -158,10 +175,15 @@ def plan_file(
         scores = read_scores(scores, _planner_columns())
     if scores is not None:  # only what the planner reads: a score table is wide
         scores = scores.reindex(columns=_planner_columns())
-    with partitioned_orders(
-        orders, as_of, out, column_map=column_map, partition_rows=partition_rows
-    ) as parts:
-        log(f"{parts.total_rows:,} order rows up to {as_of} in {len(parts)} partitions")
+    # with a score file nothing is scored here: drafting alone is not worth the processes
+    partition_rows, workers = batch_shape(orders, partition_rows, workers if scores is None else 1)
+    with (
+        WorkerPool(workers) as pool,
+        partitioned_orders(
+            orders, as_of, out, column_map=column_map, partition_rows=partition_rows
+        ) as parts,
+    ):
+        log(run_line(parts, as_of, pool))
         candidates = _Candidates(
             as_of,
             policy,
@@ -174,7 +196,7 @@ def plan_file(
                 compile_trees=compile_trees, log=log,
             )  # fmt: skip
             log(f"no --scores given; scoring with {chosen.why}")
-            _score_and_draft(parts, chosen, as_of, candidates, workers, scores_out, store_url)
+            _score_and_draft(parts, chosen, as_of, candidates, pool, scores_out, store_url)
         else:
             _draft_from_scores(parts, scores, candidates)
             scores = None  # the drafts hold what the final pass needs
@@ -192,28 +214,28 @@ def _score_and_draft(
     chosen: ScoringModel,
     as_of: dt.date,
     candidates: _Candidates,
-    workers: int,
+    pool: WorkerPool,
     scores_out: Path | None,
     store_url: str | None,
 ) -> None:
-    """Pass 1 without a score file: score each partition and draft its plan; with
-    `scores_out`, its scores are also appended to that file (and upserted with
-    `store_url`), renamed into place once every partition is written."""
+    """Pass 1 without a score file: score each partition and draft its plan (both in the
+    worker that scores it); with `scores_out`, its scores are also appended to that file
+    (and upserted with `store_url`), renamed into place once every partition is written."""
     if scores_out is None:
         score_partitions(
             parts, chosen, as_of, on_scores=candidates.add, description="scoring and drafting",
-            workers=workers, needs_orders=True,
+            pool=pool, after=candidates.drafter,
         )  # fmt: skip
         return
     with score_sink(scores_out, chosen, store_url) as keep:
 
-        def keep_and_draft(number: int, scores: pd.DataFrame, orders: pd.DataFrame | None) -> None:
+        def keep_and_add(number: int, scores: pd.DataFrame, draft: Any) -> None:
             keep(scores)
-            candidates.add(number, scores, orders)
+            candidates.add(number, scores, draft)
 
         score_partitions(
-            parts, chosen, as_of, on_scores=keep_and_draft, description="scoring and drafting",
-            workers=workers, needs_orders=True,
+            parts, chosen, as_of, on_scores=keep_and_add, description="scoring and drafting",
+            pool=pool, after=candidates.drafter,
         )  # fmt: skip
 
 
@@ -237,7 +259,7 @@ def _draft_from_scores(parts: Partitions, scores: pd.DataFrame, candidates: _Can
             group = by_part.groups.pop(number)
             index = index_of.get(number)
             orders = read_partition(parts, index) if index is not None else empty_orders
-            candidates.add(number, group, orders)
+            candidates.add(number, group, candidates.drafter(number)(group, orders))
             del group
             bar.advance(parts.rows[index] if index is not None else 0)
 

@@ -1,0 +1,154 @@
+"""Partitions scored side by side in worker processes, one per core.
+
+One process scores a partition on little more than one core: most of the work (building
+features, the reasons' TreeSHAP and wording) holds Python's GIL. Worker processes each take
+whole partitions, so a 2-core machine scores two at a time.
+
+How many and how big (:func:`batch_shape`):
+
+- ``--workers`` left to ``auto`` is one worker per core, once the orders file has at least
+  ``AUTO_WORKERS_MIN_ROWS`` rows (below that, starting processes costs more than it saves,
+  and the run stays in this process);
+- ``--partition-rows`` left unset is ``ROWS_IN_FLIGHT`` divided by the workers, so the
+  order rows being scored at once, hence peak memory, do not grow with the number of cores.
+
+The pool (:class:`WorkerPool`) starts before the orders are spilled, so the workers' imports
+overlap the spill. The model only exists after the spill (``--model auto`` may fit it on the
+partitions), so it travels with every task as pickled bytes (a model is a few MB) and each
+worker unpickles (and compiles, from the compiled-trees cache) a model once per digest.
+Workers are spawned, not forked: a fork of this process, whose Arrow, LLVM and OpenMP
+threads may hold locks at that moment, can hang for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from serving.batch.spill import estimate_rows
+
+# order rows scored at once over all workers: one 1M-row partition peaks at ~1.6 GB
+ROWS_IN_FLIGHT = 1_000_000
+# below this many order rows a run stays in one process (measured: on 1M rows, two workers
+# on 250k-row partitions took 13.9 s, one process 13.6 s)
+AUTO_WORKERS_MIN_ROWS = 2_000_000
+AUTO = 0  # ``--workers 0``: one per core when the file is large enough
+
+
+def cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def batch_shape(orders: Path, partition_rows: int | None, workers: int) -> tuple[int, int]:
+    """``(partition_rows, workers)`` for a run on the `orders` file (module docstring):
+    `workers` ``AUTO`` and `partition_rows` None are chosen from the file's size."""
+    if workers == AUTO:
+        workers = cores() if estimate_rows(Path(orders)) >= AUTO_WORKERS_MIN_ROWS else 1
+    workers = max(workers, 1)
+    if partition_rows is None:
+        partition_rows = max(ROWS_IN_FLIGHT // workers, 1)
+    return partition_rows, workers
+
+
+@dataclass(frozen=True)
+class ModelParcel:
+    """A model as it travels to the workers: pickled once here, unpickled once per worker."""
+
+    digest: str
+    payload: bytes
+    compile_trees: bool
+
+    @classmethod
+    def of(cls, model: Any, *, compile_trees: bool) -> ModelParcel:
+        payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(hashlib.sha256(payload).hexdigest(), payload, compile_trees)
+
+
+# A worker's model, by the digest of its parcel: a worker keeps the last one it was sent.
+_loaded: tuple[str, Any] | None = None
+
+
+def unpacked(parcel: ModelParcel) -> Any:
+    """The parcel's model in this worker (compiled if asked), loaded on first use."""
+    global _loaded
+    if _loaded is None or _loaded[0] != parcel.digest:
+        from serving.batch.compiled import compiled_model
+
+        model = pickle.loads(parcel.payload)
+        _loaded = (parcel.digest, compiled_model(model) if parcel.compile_trees else model)
+    return _loaded[1]
+
+
+def _start_worker(parent: int) -> None:
+    """Follow the `parent` process out, then import what scoring and drafting need while
+    it spills the orders. (The parent's pid comes from the parent: if it died before this
+    worker started, ``os.getppid()`` here would already be the reaper's.)"""
+    _exit_with(parent)
+    import serving.batch.compiled
+    import serving.policy.planner  # noqa: F401
+    import training.predict  # noqa: F401
+
+
+def _exit_with(parent: int, every_s: float = 0.5) -> None:
+    """Exit this process once `parent` is gone. A parent killed with SIGKILL cannot stop its
+    workers, and a worker blocks forever on its task queue (it holds both ends of the pipe),
+    so it would score on, then idle, as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+class WorkerPool:
+    """``with WorkerPool(n) as pool: pool.submit(fn, *args)``; `n` <= 1 gives no processes
+    (``pool.running`` is False and the caller works in-process)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._executor is not None
+
+    def __enter__(self) -> WorkerPool:
+        if self.workers > 1:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._executor is not None:
+            # on an error, tasks not started yet are dropped rather than run for nothing
+            self._executor.shutdown(wait=True, cancel_futures=kind is not None)
+            self._executor = None
+
+    def submit(self, fn: Any, /, *args: Any) -> Future[Any]:
+        if self._executor is None:
+            raise RuntimeError("the pool has no worker processes (workers <= 1)")
+        return self._executor.submit(fn, *args)
