@@ -44,7 +44,7 @@ from serving.batch.scoring import (
     stderr_log,
 )
 from serving.batch.spill import Partitions, partition_of
-from serving.batch.workers import AUTO, WorkerPool, batch_shape
+from serving.batch.workers import WorkerPool, batch_shape
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def plan_file(
     fit_rows: int = DEFAULT_FIT_ROWS,
     store_url: str | None = None,
     compile_trees: bool = True,
-    workers: int = AUTO,
+    workers: int = 1,
     scores_out: Path | None = None,
     log: Log = stderr_log,
 ) -> PlanResult:
@@ -160,8 +160,9 @@ def plan_file(
     with the model `model` chooses. `scores_out` (only when scoring here) also writes those
     scores, the file ``repurchase score`` would write, in the same pass: the nightly job
     in one read of the orders (with `store_url`, the scores are stored too).
-    `customers`/`contacts` as read by ``read_customers``/``read_contacts``. Equal to
-    ``build_plan`` on the whole file.
+    `customers`/`contacts` as read by ``read_customers``/``read_contacts``. `workers`,
+    `partition_rows` as for :func:`serving.batch.scoring.score_file` (scoring and drafting
+    run in the workers). Equal to ``build_plan`` on the whole file.
     """
     check_output(out)
     if scores_out is not None:

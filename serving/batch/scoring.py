@@ -48,7 +48,7 @@ from serving.batch.spill import (
     partition_count,
     spill_partitions,
 )
-from serving.batch.workers import AUTO, ModelParcel, WorkerPool, batch_shape, unpacked
+from serving.batch.workers import ModelParcel, WorkerPool, batch_shape, unpacked
 from training.labels import DAY, as_of_day
 
 DEFAULT_FIT_ROWS = 3_000_000
@@ -317,15 +317,17 @@ def score_file(
     store_url: str | None = None,
     save_model: Callable[[Any], None] | None = None,
     compile_trees: bool = True,
-    workers: int = AUTO,
+    workers: int = 1,
     log: Log = stderr_log,
 ) -> BatchResult:
     """Score every customer of the `orders` file at `as_of` into `out` (see module docstring).
 
     `model` is a ``--model`` choice; `store_url` a database URL to upsert the scores into
     (one transaction per partition; re-running updates the same rows); `workers` processes
-    score partitions side by side (:mod:`serving.batch.workers`: ``AUTO`` is one per core
-    on a large file); `partition_rows` None divides ``ROWS_IN_FLIGHT`` among them.
+    score partitions side by side (:mod:`serving.batch.workers`; 0 is one per core on a large
+    file, what the CLI does; spawned workers import the caller's main module, which must
+    then be guarded by ``if __name__ == "__main__"``); `partition_rows` None divides
+    ``ROWS_IN_FLIGHT`` among them.
     """
     started = time.perf_counter()
     partition_rows, workers = batch_shape(orders, partition_rows, workers)

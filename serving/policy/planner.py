@@ -20,6 +20,7 @@ next contact is decided with what happened after this one.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,13 +85,27 @@ _DELAY_WORDS = {
 }
 
 
+# The score columns a draft keeps for the finish (its ids and the reasons' words): drafts
+# of millions of customers are held until the end, so not the whole score table.
+_FINISH_SCORE_COLUMNS = (
+    "customer_id",
+    "p_buy_30d",
+    "next_purchase_date",
+    "predicted_value_365d",
+    "rfm_segment",
+    "lifecycle_stage",
+    "depletion_date",
+    "reasons",
+)
+
+
 @dataclass(frozen=True)
 class PlanDraft:
     """A plan before daily capacity (steps 1-4): one row of `work` per planned contact and
-    the same row of `scores` (the planner's score columns); ``work["row"]`` numbers the rows
-    in customer_id order, which breaks priority ties reproducibly. Drafts of disjoint sets
-    of customers combine (:func:`combine_drafts`), so a plan over millions of customers can be
-    drafted piece by piece and finished once (:mod:`serving.batch.planning`)."""
+    the same row of `scores` (the score columns the finish reads); ``work["row"]`` numbers
+    the rows in customer_id order, which breaks priority ties reproducibly. Drafts of
+    disjoint sets of customers combine (:func:`combine_drafts`), so a plan over millions of
+    customers can be drafted piece by piece and finished once (:mod:`serving.batch.planning`)."""
 
     work: pd.DataFrame
     scores: pd.DataFrame
@@ -183,7 +198,7 @@ def draft_plan(
         policy.holdout_fraction,
         policy.holdout_salt,
     )
-    kept = scores.iloc[work["row"].to_numpy()].reset_index(drop=True)
+    kept = scores[list(_FINISH_SCORE_COLUMNS)].iloc[work["row"].to_numpy()].reset_index(drop=True)
     # rows stay in customer_id order: renumber them 0..n-1 over the kept ones
     work = work.reset_index(drop=True).assign(row=np.arange(len(work)))
     return PlanDraft(work=work, scores=kept)
@@ -213,20 +228,27 @@ _FINISH_ROWS = 200_000
 def finish_plan(draft: PlanDraft, *, as_of: dt.date, policy: PolicyConfig) -> pd.DataFrame:
     """Step 5 of :func:`build_plan` on a draft, and the plan's columns.
 
-    The rows are put in the plan's order first, then given their text a slice at a time;
-    Arrow-backed text columns concatenate without copying, so the peak is the plan plus one
-    slice's working copies.
+    The rows are put in the plan's order first, then given their text a slice at a time
+    (two slices side by side); Arrow-backed text columns concatenate without copying, so the
+    peak is the plan plus two slices' working copies.
     """
     last_day = _last_day(as_of, policy)
     work = apply_capacity(draft.work, last_day=last_day, policy=policy)
     work = _inside_plan(work, as_of=as_of, last_day=last_day)
     work = work.iloc[_plan_order(work)]
-    parts = []
-    for start in range(0, max(len(work), 1), _FINISH_ROWS):
+
+    def finished(start: int) -> pd.DataFrame:
         rows = work.iloc[start : start + _FINISH_ROWS]
         scores = draft.scores.iloc[rows["row"].to_numpy()].reset_index(drop=True)
-        parts.append(_finish(rows, scores))
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return _finish(rows, scores)
+
+    starts = range(0, max(len(work), 1), _FINISH_ROWS)
+    if len(starts) == 1:
+        return finished(0)
+    # two slices at a time: their text is built by Arrow kernels, which release the GIL
+    # (measured on 1.59M plan rows: 5.9 s in one thread, 4.2 s in two)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return pd.concat(list(pool.map(finished, starts)), ignore_index=True)
 
 
 def _plan_order(work: pd.DataFrame) -> np.ndarray:

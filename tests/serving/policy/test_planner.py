@@ -312,7 +312,8 @@ def test_synthetic_shop_plan_obeys_policy(shop: dict[str, pd.DataFrame], name: s
 def test_a_plan_finished_in_slices_is_the_plan_finished_at_once(
     shop: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Millions of rows get their text a slice at a time (memory): same rows, same order."""
+    """Millions of rows get their text a slice at a time (memory), two slices side by side:
+    same rows, same order."""
     from serving.policy import planner
 
     def plan() -> pd.DataFrame:
