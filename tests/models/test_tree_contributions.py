@@ -88,6 +88,43 @@ def test_threads_sharing_one_booster_get_their_own_trees() -> None:
             np.testing.assert_array_equal(future.result(), probabilities)
 
 
+def test_patterns_known_from_earlier_calls_give_lightgbm_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch calls once per partition with the same trees: patterns met before are not
+    asked of LightGBM again, and the numbers stay LightGBM's, also past the cap on how many
+    are kept."""
+    from models import reasons
+
+    values, labels = _data(n=3_000)
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 15, "verbose": -1, "num_threads": 1},
+        lgb.Dataset(values, labels),
+        num_boost_round=30,
+    )
+    calls: list[int] = []
+    one_tree = reasons._one_tree
+
+    def counted(private: object, rows_of: np.ndarray, tree: int, rows: np.ndarray) -> np.ndarray:
+        calls.append(len(rows))
+        return one_tree(private, rows_of, tree, rows)
+
+    monkeypatch.setattr(reasons, "_one_tree", counted)
+    asked = []  # rows LightGBM computed per call
+    for part in (values[:1_500], values[1_000:], values[:1_500]):
+        calls.clear()
+        reference = np.asarray(booster.predict(part, pred_contrib=True))[:, :-1]
+        np.testing.assert_allclose(tree_contributions(booster, part), reference, atol=1e-12)
+        asked.append(sum(calls))
+    # the second call shares a third of its rows with the first, the third all of them
+    assert 0 < asked[1] < asked[0] and asked[2] == 0
+
+    monkeypatch.setattr(reasons, "_MAX_KNOWN_PATTERNS", 5)
+    other = _data(seed=4, n=800)[0]
+    reference = np.asarray(booster.predict(other, pred_contrib=True))[:, :-1]
+    np.testing.assert_allclose(tree_contributions(booster, other), reference, atol=1e-12)
+
+
 def test_no_rows_give_an_empty_matrix() -> None:
     values, labels = _data(n=500)
     booster = lgb.train(
