@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -130,10 +132,71 @@ def scoring_features(
     frame = build(orders, as_of_day(as_of), products, model.feature_config)
     history = frame[["frequency", "recency", "T"]]
     codes, first = distinct_rows(*(history[c].to_numpy(dtype=float) for c in history.columns))
-    distinct = add_btyd_features(history.iloc[first].reset_index(drop=True), params)
-    for column in BTYD_FEATURES:
-        frame[column] = distinct[column].to_numpy()[codes]
+    distinct = history.iloc[first].reset_index(drop=True)
+    values = _known_histories(model, params).features(distinct)
+    for position, column in enumerate(BTYD_FEATURES):
+        frame[column] = values[codes, position]
     return frame
+
+
+class _KnownHistories:
+    """A model's BTYD columns per ``(frequency, recency, T)`` met so far: a batch scores
+    partition after partition with the same model, and most histories recur (on 10M orders
+    the Pareto/NBD series were ~0.6 s of each 500k-row partition). Histories with a NaN are
+    not kept (NaN never equals itself as a key); at most ``_MAX_KNOWN_HISTORIES``."""
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+        self.rows: dict[tuple[float, float, float], int] = {}
+        self.values = np.zeros((0, len(BTYD_FEATURES)))
+        self.lock = threading.Lock()
+
+    def features(self, histories: pd.DataFrame) -> np.ndarray:
+        """The BTYD columns (``BTYD_FEATURES`` order) of each row of `histories`."""
+        columns = (histories[c].to_numpy(dtype=float).tolist() for c in _HISTORY)
+        keys = list(zip(*columns, strict=True))
+        with self.lock:  # `values` is replaced, never changed: a snapshot stays valid
+            rows, values = self.rows, self.values
+            found = np.fromiter((rows.get(key, -1) for key in keys), np.int64, len(keys))
+        missing = np.flatnonzero(found < 0)
+        if len(missing) == 0:
+            return values[found]
+        added = add_btyd_features(histories.iloc[missing].reset_index(drop=True), self.params)
+        computed = added[list(BTYD_FEATURES)].to_numpy(dtype=float)
+        out = np.empty((len(keys), len(BTYD_FEATURES)))
+        out[found >= 0] = values[found[found >= 0]]
+        out[missing] = computed
+        self._keep([keys[i] for i in missing.tolist()], computed)
+        return out
+
+    def _keep(self, keys: list[tuple[float, float, float]], computed: np.ndarray) -> None:
+        with self.lock:
+            # new to this object (another thread may have kept some meanwhile), no NaN
+            new = [
+                i for i, key in enumerate(keys) if all(v == v for v in key) and key not in self.rows
+            ]
+            if not new or len(self.rows) + len(new) > _MAX_KNOWN_HISTORIES:
+                return
+            start = len(self.values)
+            self.values = np.concatenate([self.values, computed[new]])
+            for offset, i in enumerate(new):
+                self.rows[keys[i]] = start + offset
+
+
+_HISTORY = ("frequency", "recency", "T")
+_MAX_KNOWN_HISTORIES = 5_000_000  # ~0.5 GB of columns at most
+# per model object, by id (models are dataclasses: not hashable), dropped with the model
+_KNOWN_HISTORIES: dict[int, _KnownHistories] = {}
+_KNOWN_LOCK = threading.Lock()
+
+
+def _known_histories(model: Any, params: Any) -> _KnownHistories:
+    with _KNOWN_LOCK:
+        known = _KNOWN_HISTORIES.get(id(model))
+        if known is None:
+            known = _KNOWN_HISTORIES[id(model)] = _KnownHistories(params)
+            weakref.finalize(model, _KNOWN_HISTORIES.pop, id(model), None)
+        return known
 
 
 def score_customers(
