@@ -210,7 +210,8 @@ def policy_show(policy: PolicyOption = None) -> None:
 
 def _summary(frame: pd.DataFrame, out: Path, n_scored: int) -> str:
     held = frame["holdout"].astype(bool)
-    contacted = frame.loc[~held]
+    # only the columns counted: a copy of whole rows would copy millions of reasons
+    contacted = frame.loc[~held, ["action", "channel", "contact_on"]]
     lines = [
         f"wrote {len(frame):,} plan rows for {n_scored:,} scored customers to {out}: "
         f"{len(contacted):,} to contact, {int(held.sum()):,} in the hold-out",

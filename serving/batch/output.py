@@ -105,8 +105,11 @@ class StreamedTable:
             self._tmp.unlink(missing_ok=True)
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write a whole frame atomically (CSV or Parquet by extension)."""
+def write_table(
+    frame: pd.DataFrame, path: Path, *, dictionary: Sequence[str] | None = None
+) -> None:
+    """Write a whole frame atomically (CSV or Parquet by extension; `dictionary` as for
+    :class:`StreamedTable`)."""
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
-    with StreamedTable(path, schema) as out:
+    with StreamedTable(path, schema, dictionary=dictionary) as out:
         out.write(frame)

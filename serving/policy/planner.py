@@ -254,18 +254,16 @@ def finish_plan(draft: PlanDraft, *, as_of: dt.date, policy: PolicyConfig) -> pd
 def _plan_order(work: pd.DataFrame) -> np.ndarray:
     """Positions of `work` in the plan's order: day, contacts before the hold-out, highest
     priority first, then customer_id order (the same keys as :func:`_finish`)."""
-    keys = pd.DataFrame(
-        {
-            "day": work["contact_day"].to_numpy("datetime64[D]"),
-            "holdout": work["holdout"].to_numpy(dtype=bool),
-            "priority": work["priority"].to_numpy(dtype=float),
-            "row": work["row"].to_numpy(),
-        }
+    # np.lexsort sorts by its last key first; it is stable, and `row` is unique anyway.
+    # Priorities descending: negated (a NaN priority sorts last either way, as in pandas).
+    return np.lexsort(
+        (
+            work["row"].to_numpy(),
+            -work["priority"].to_numpy(dtype=float),
+            work["holdout"].to_numpy(dtype=bool),
+            work["contact_day"].to_numpy("datetime64[D]"),
+        )
     )
-    ordered = keys.sort_values(
-        ["day", "holdout", "priority", "row"], ascending=[True, True, False, True], kind="stable"
-    )
-    return ordered.index.to_numpy()
 
 
 def _last_day(as_of: dt.date, policy: PolicyConfig) -> np.datetime64:
@@ -346,12 +344,8 @@ def _finish(work: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
         },
         index=work.index,
     )
-    plan = plan.assign(_row=work["row"]).sort_values(
-        ["contact_on", "holdout", "priority", "_row"],
-        ascending=[True, True, False, True],
-        kind="stable",
-    )
-    return plan.reset_index(drop=True)[PLAN_COLUMNS]
+    # `work` comes in the plan's order (finish_plan sorts it by _plan_order's keys)
+    return plan[PLAN_COLUMNS]
 
 
 def _reasons(work: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
