@@ -35,16 +35,15 @@ from serving.batch.scoring import (
     BatchResult,
     Log,
     ScoringModel,
+    batch_run,
     choose_batch_model,
-    partitioned_orders,
     read_partition,
-    run_line,
     score_partitions,
     score_sink,
     stderr_log,
 )
 from serving.batch.spill import Partitions, partition_of
-from serving.batch.workers import WorkerPool, batch_shape
+from serving.batch.workers import WorkerPool
 
 # plan columns with few distinct values, dictionary-encoded in the Parquet file (1.59M plan
 # rows: written in 0.5 s instead of 1.0 s)
@@ -180,15 +179,11 @@ def plan_file(
         scores = read_scores(scores, _planner_columns())
     if scores is not None:  # only what the planner reads: a score table is wide
         scores = scores.reindex(columns=_planner_columns())
-    # with a score file nothing is scored here: drafting alone is not worth the processes
-    partition_rows, workers = batch_shape(orders, partition_rows, workers if scores is None else 1)
-    with (
-        WorkerPool(workers) as pool,
-        partitioned_orders(
-            orders, as_of, out, column_map=column_map, partition_rows=partition_rows
-        ) as parts,
-    ):
-        log(run_line(parts, as_of, pool))
+    with batch_run(
+        orders, as_of, out, column_map=column_map, partition_rows=partition_rows,
+        # with a score file nothing is scored here: drafting alone is not worth processes
+        workers=workers if scores is None else 1, log=log,
+    ) as (parts, pool):  # fmt: skip
         candidates = _Candidates(
             as_of,
             policy,

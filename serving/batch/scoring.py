@@ -128,10 +128,30 @@ def partitioned_orders(
         yield parts
 
 
-def run_line(parts: Partitions, as_of: dt.date, pool: WorkerPool) -> str:
-    """The run's first line on stderr: what it will score, and where."""
-    where = f", {pool.workers} worker processes" if pool.running else ""
-    return f"{parts.total_rows:,} order rows up to {as_of} in {len(parts)} partitions{where}"
+@contextmanager
+def batch_run(
+    orders: Path,
+    as_of: dt.date,
+    target: Path,
+    *,
+    column_map: Mapping[str, str] | None,
+    partition_rows: int | None,
+    workers: int,
+    log: Log,
+) -> Iterator[tuple[Partitions, WorkerPool]]:
+    """A batch run's partitions (:func:`partitioned_orders`) and worker pool, sized by
+    :func:`serving.batch.workers.batch_shape`; the pool starts first, so that its processes
+    start up during the spill. Logs the run's first line: what it scores, and where."""
+    partition_rows, workers = batch_shape(orders, partition_rows, workers)
+    with (
+        WorkerPool(workers) as pool,
+        partitioned_orders(
+            orders, as_of, target, column_map=column_map, partition_rows=partition_rows
+        ) as parts,
+    ):
+        where = f", {pool.workers} worker processes" if pool.running else ""
+        log(f"{parts.total_rows:,} order rows up to {as_of} in {len(parts)} partitions{where}")
+        yield parts, pool
 
 
 def read_partition(parts: Partitions, index: int) -> pd.DataFrame:
@@ -330,14 +350,10 @@ def score_file(
     ``ROWS_IN_FLIGHT`` among them.
     """
     started = time.perf_counter()
-    partition_rows, workers = batch_shape(orders, partition_rows, workers)
-    with (
-        WorkerPool(workers) as pool,
-        partitioned_orders(
-            orders, as_of, out, column_map=column_map, partition_rows=partition_rows
-        ) as parts,
-    ):
-        log(run_line(parts, as_of, pool))
+    with batch_run(
+        orders, as_of, out, column_map=column_map, partition_rows=partition_rows,
+        workers=workers, log=log,
+    ) as (parts, pool):  # fmt: skip
         chosen = choose_batch_model(
             model, as_of, parts, products, feature_config, fit_rows=fit_rows,
             compile_trees=compile_trees, log=log,

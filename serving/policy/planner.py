@@ -85,16 +85,11 @@ _DELAY_WORDS = {
 }
 
 
-# The score columns a draft keeps for the finish (its ids and the reasons' words): drafts
-# of millions of customers are held until the end, so not the whole score table.
+# The score columns a draft keeps for the finish (ids and the reasons' words; the offer,
+# which reads the price sensitivity, is chosen in the draft): drafts of millions of
+# customers are held until the end, so not the whole score table.
 _FINISH_SCORE_COLUMNS = (
-    "customer_id",
-    "p_buy_30d",
-    "next_purchase_date",
-    "predicted_value_365d",
-    "rfm_segment",
-    "lifecycle_stage",
-    "depletion_date",
+    *(c for c in SCORE_COLUMNS_USED if c != "price_sensitivity"),
     "reasons",
 )
 
