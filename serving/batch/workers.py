@@ -6,9 +6,10 @@ whole partitions, so a 2-core machine scores two at a time.
 
 How many and how big (:func:`batch_shape`):
 
-- ``--workers`` left to ``auto`` is one worker per core, once the orders file has at least
-  ``AUTO_WORKERS_MIN_ROWS`` rows (below that, starting processes costs more than it saves,
-  and the run stays in this process);
+- ``--workers 0`` (the CLI's default, ``AUTO``) is one worker per core, once the orders
+  file has at least ``AUTO_WORKERS_MIN_ROWS`` rows (below that, starting processes costs
+  more than it saves, and the run stays in this process); library callers get one process
+  unless they ask, because spawned workers import the caller's main module;
 - ``--partition-rows`` left unset is ``ROWS_IN_FLIGHT`` divided by the workers, so the
   order rows being scored at once, hence peak memory, do not grow with the number of cores.
 
