@@ -184,7 +184,9 @@ class _KnownHistories:
 
 
 _HISTORY = ("frequency", "recency", "T")
-_MAX_KNOWN_HISTORIES = 5_000_000  # ~0.5 GB of columns at most
+# 10M orders have ~700k distinct histories; a million entries are ~0.3 GB with the dict,
+# which also bounds what a long-running API server keeps
+_MAX_KNOWN_HISTORIES = 1_000_000
 # per model object, by id (models are dataclasses: not hashable), dropped with the model
 _KNOWN_HISTORIES: dict[int, _KnownHistories] = {}
 _KNOWN_LOCK = threading.Lock()
