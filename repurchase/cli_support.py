@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -204,7 +204,10 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     if all(_is_plain(dtype) for dtype in frame.dtypes):
         import polars as pl  # here: 0.2 s of start-up that most commands never need
 
-        pl.DataFrame(table).write_parquet(path, compression="snappy", statistics=True)
+        # from_arrow took 0.08 s on that frame where pl.DataFrame(table) took 0.58 s; a
+        # table always comes back as a DataFrame (a Series only from an Arrow array)
+        polars_frame = cast(pl.DataFrame, pl.from_arrow(table))
+        polars_frame.write_parquet(path, compression="snappy", statistics=True)
     else:
         pq.write_table(table, path, use_dictionary=text_columns(frame))
 
