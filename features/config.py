@@ -36,6 +36,19 @@ class FeatureConfig(BaseModel):
         description="spend_trend compares the last N days with the N days before them.",
     )
 
+    # --- when the next purchase is due (model inputs: models.due_features) ------------------
+    due_window_days: tuple[int, ...] = Field(
+        default=(7, 14, 30, 60, 90),
+        description="Horizons (days) of the due_*_within_{h}d columns: how surely the next "
+        "purchase by the customer's own interval or cycle falls within h days of as_of.",
+    )
+    due_spread: float = Field(
+        default=0.25,
+        gt=0,
+        description="Uncertainty of a due date, as a fraction of the customer's interval "
+        "or cycle length (the standard deviation of a Gaussian tolerance).",
+    )
+
     # --- consumption cycle -----------------------------------------------------------------
     cycle_min_intervals: int = Field(
         default=1,
@@ -162,4 +175,6 @@ class FeatureConfig(BaseModel):
             raise ValueError("lifecycle ratios must satisfy at_risk <= lapsed <= churned")
         if any(w <= 0 for w in self.windows_days):
             raise ValueError("windows_days must be positive")
+        if any(w <= 0 for w in self.due_window_days):
+            raise ValueError("due_window_days must be positive")
         return self

@@ -15,7 +15,7 @@ on the anchor instead of trusting the trees.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightgbm as lgb
@@ -84,6 +84,10 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
 
     `estimator_class`: the LightGBM scikit-learn class to train the booster with (None:
     ``lgb.LGBMClassifier``), e.g. a Dask one (see :mod:`training.distributed`).
+
+    `ignored_columns`: columns of `X` the booster never splits on (LightGBM's per-feature
+    gain factor ``feature_contri`` set to 0), so that boosters over one column set, which
+    share one feature matrix at prediction, can still each leave some columns out.
     """
 
     def __init__(
@@ -98,6 +102,7 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         anchor: str | None = None,
         anchor_sign: int = 1,
         estimator_class: Callable[..., Any] | None = None,
+        ignored_columns: Sequence[str] = (),
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -109,6 +114,7 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.anchor = anchor
         self.anchor_sign = anchor_sign
         self.estimator_class = estimator_class
+        self.ignored_columns = ignored_columns
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray | pd.Series, cutoffs: np.ndarray | pd.Series
@@ -122,9 +128,17 @@ class SliceCalibratedClassifier(ClassifierMixin, BaseEstimator):
         calibrate = cutoffs == newest
         train = ~calibrate if (~calibrate).any() else calibrate
         make_booster = self.estimator_class or lgb.LGBMClassifier
+        ignored = set(self.ignored_columns)
+        # only when something is left out, so other models keep exactly their parameters
+        gain_factors: dict[str, Any] = (
+            {"feature_contri": [0.0 if c in ignored else 1.0 for c in X.columns]}
+            if ignored & set(X.columns)
+            else {}
+        )
         self.booster_ = make_booster(
             objective="binary",
             monotone_constraints=monotone_vector(list(X.columns), self.monotone_constraints),
+            **gain_factors,
             **lightgbm_params(
                 n_estimators=self.n_estimators,
                 learning_rate=self.learning_rate,

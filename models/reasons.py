@@ -84,6 +84,27 @@ def _simple(template: str, column: str, offset: float = 0.0, decimals: int = 0) 
     return phrase
 
 
+def _due_in(frame: pd.DataFrame) -> pd.Series:
+    """``due_in_interval_days`` (models.due_features): due in N days, or N days overdue."""
+    days = pd.to_numeric(frame["due_in_interval_days"], errors="coerce").round(0)
+    ahead = "next purchase due in " + days.astype("Int64").astype("string") + " days"
+    late = "next purchase " + (-days).astype("Int64").astype("string") + " days overdue"
+    return ahead.where(days >= 0, late) + " by the usual interval"
+
+
+def _due_within(source: str, horizon: int) -> Phrase:
+    """``due_{source}_within_{horizon}d`` (models.due_features) as a percentage."""
+    what = "usual interval ends" if source == "interval" else "expected to run out"
+    column = f"due_{source}_within_{horizon}d"
+
+    def phrase(frame: pd.DataFrame) -> pd.Series:
+        percent = (pd.to_numeric(frame[column], errors="coerce") * 100).round(0).astype("Int64")
+        template = f"{what} within {horizon} days ({{}}% likely)"
+        return percent.astype("string").map(template.format, na_action="ignore")
+
+    return phrase
+
+
 PHRASES: dict[str, Phrase] = {
     "days_since_last_order": _last_order,
     "frequency": _simple("{} purchase days so far", "frequency", offset=1.0),
@@ -98,6 +119,13 @@ PHRASES: dict[str, Phrase] = {
     ),
     "cycle_days": _simple("usual cycle of {} days", "cycle_days"),
     "days_until_depletion": _simple("expected to run out in {} days", "days_until_depletion"),
+    "due_in_interval_days": _due_in,
+    # the default horizons of FeatureConfig.due_window_days; others get the generic phrase
+    **{
+        f"due_{source}_within_{horizon}d": _due_within(source, horizon)
+        for source in ("interval", "cycle")
+        for horizon in (7, 14, 30, 60, 90)
+    },
 }
 
 

@@ -22,6 +22,14 @@ One :class:`RepurchaseModel` bundles
 - a value regressor (see :mod:`models.value`; with less than 90 days of history, BG/NBD's
   expected purchases times the customer's mean spend).
 
+The due columns (:mod:`models.due_features`: when the next purchase is due by the
+customer's own interval or cycle) feed only the horizons up to ``due_max_horizon`` days.
+They are what makes short horizons right for cycle buyers (someone who buys every 30 days
+and bought 2 days ago will hardly buy this week), but the same columns would also lower
+``p_buy_30d`` right after a purchase for a buyer whose cycle is about 30 days, and the
+product promises that a more recent purchase never lowers ``p_buy_30d`` (behaviour test).
+Longer horizons and churn never split on them (``ignored_columns``).
+
 Estimator rules follow scikit-learn: ``fit(X, labels, cutoffs)`` where `X` holds the numeric
 feature columns, `labels` the frame of :func:`training.labels.label_snapshots` and `cutoffs`
 each row's snapshot cutoff.
@@ -39,6 +47,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.errors import InputError
 from models.booster import AnchorClassifier, SliceCalibratedClassifier, feature_rows
+from models.due_features import DUE_PREFIX
 from models.reasons import describe_reasons
 from models.timing import monotone_in_horizon
 from models.value import ExpectedPurchasesValue, ValueRegressor
@@ -96,6 +105,7 @@ class RepurchaseModel(BaseEstimator):
         n_jobs: int = 1,
         stack_anchor: bool = True,
         churn_from_timing: bool = True,
+        due_max_horizon: int = 14,
     ) -> None:
         self.horizons = horizons
         self.churn_days = churn_days
@@ -108,6 +118,7 @@ class RepurchaseModel(BaseEstimator):
         self.n_jobs = n_jobs
         self.stack_anchor = stack_anchor
         self.churn_from_timing = churn_from_timing
+        self.due_max_horizon = due_max_horizon
 
     def _classifier(
         self, columns: Sequence[str], days: int, anchor_sign: int = 1
@@ -123,6 +134,11 @@ class RepurchaseModel(BaseEstimator):
             n_jobs=self.n_jobs,
             anchor=ANCHOR_COLUMN.format(days=days) if self.stack_anchor else None,
             anchor_sign=anchor_sign,
+            ignored_columns=(
+                [c for c in columns if c.startswith(DUE_PREFIX)]
+                if days > self.due_max_horizon
+                else []
+            ),
         )
 
     def fit(self, X: pd.DataFrame, labels: pd.DataFrame, cutoffs: pd.Series) -> RepurchaseModel:

@@ -21,10 +21,21 @@ FeatureBuilder = Callable[..., pd.DataFrame]
 
 
 def default_feature_builder() -> FeatureBuilder:
-    """`features.pipeline.build_features`, imported when first needed."""
+    """What every model reads (training, scoring, the API, the Dask engine):
+    `features.pipeline.build_features` plus the due columns of `models.due_features`,
+    imported when first needed."""
     from features.pipeline import build_features
+    from models.due_features import add_due_features
 
-    return build_features
+    def model_features(
+        orders: pd.DataFrame,
+        as_of: dt.date | pd.Timestamp,
+        products: pd.DataFrame | None = None,
+        config: Any = None,
+    ) -> pd.DataFrame:
+        return add_due_features(build_features(orders, as_of, products, config), config)
+
+    return model_features
 
 
 def snapshot_cutoffs(

@@ -111,3 +111,39 @@ def test_a_horizon_with_one_labelled_snapshot_is_left_to_pareto_nbd(shop_orders,
     # without the Pareto/NBD columns there is no anchor: the booster as before
     plain = trained(use_btyd_features=False)
     assert isinstance(plain.model.timing_[90], SliceCalibratedClassifier)
+
+
+def test_short_horizons_follow_the_cycle(small_trained_model, shop_orders, shop_as_of):
+    """A 30-day buyer who bought 2 days ago will hardly buy this week; one who bought 25 days
+    ago likely will (the due columns of models.due_features; without them the 7-day
+    probabilities of both were about 0.17)."""
+    probes = pd.concat(
+        [
+            _regular_customer(f"probe{lag:03d}", shop_as_of - pd.Timedelta(days=lag))
+            for lag in (2, 25)
+        ],
+        ignore_index=True,
+    )
+    orders = pd.concat([shop_orders, probes], ignore_index=True)
+    scores = score_customers(small_trained_model, orders, shop_as_of).set_index("customer_id")
+    just_bought, nearly_due = scores.loc["probe002"], scores.loc["probe025"]
+    assert nearly_due["p_buy_7d"] > 2 * just_bought["p_buy_7d"]
+    assert nearly_due["p_buy_14d"] > 2 * just_bought["p_buy_14d"]
+
+
+def test_only_short_horizons_split_on_the_due_columns(small_trained_model):
+    model = small_trained_model.model
+
+    def gain_on_due_columns(classifier) -> float:
+        booster = classifier.booster_.booster_
+        gains = booster.feature_importance(importance_type="gain")
+        names = list(classifier.feature_names_in_)  # trained on arrays: Column_0, ...
+        return float(sum(g for g, n in zip(gains, names, strict=True) if n.startswith("due_")))
+
+    columns = model.feature_columns_
+    assert any(c.startswith("due_") for c in columns)
+    assert gain_on_due_columns(model.timing_[7]) > 0
+    for horizon in (30, 60, 90):
+        assert gain_on_due_columns(model.timing_[horizon]) == 0.0
+    if model.churn_ is not None:
+        assert gain_on_due_columns(model.churn_) == 0.0
