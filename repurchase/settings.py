@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: a SQLite file under `home`."
     )
+    database_statement_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL: the longest one statement of the API server may run (say, "
+        "waiting for another session's lock) before it is cancelled and the request answers "
+        "503; 0 = no limit. Batch jobs have no limit.",
+    )
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI; default: sqlite:///mlruns/mlflow.db."
     )

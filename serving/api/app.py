@@ -55,7 +55,10 @@ def create_app(
             "no API key configured: set REPURCHASE_API_KEYS (comma-separated, `key:admin` for "
             "an admin key), or REPURCHASE_DEMO_MODE=true for a local demo without keys"
         )
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url,
+        statement_timeout_s=settings.database_statement_timeout_s,
+    )
     load_in_background = holder is None
     state = AppState(
         settings=settings,

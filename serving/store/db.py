@@ -9,7 +9,8 @@ never a hung request, and the server must recover by itself when the database re
 
 - PostgreSQL: ``pool_pre_ping`` replaces connections the server dropped, ``connect_timeout``
   bounds a connection attempt to an unreachable host, ``pool_timeout`` bounds the wait for a
-  free pooled connection.
+  free pooled connection, and an optional ``statement_timeout`` (the API's) cancels a
+  statement stuck behind another session's lock or running away.
 - SQLite: a pooled connection keeps the file open even after the file or its folder was moved
   or deleted, so writes would land in a file nobody will ever read again. Every checkout
   checks that the path still names the file the connection opened (one ``stat``); otherwise
@@ -47,8 +48,13 @@ POSTGRES_CONNECT_TIMEOUT_S = 5
 POOL_TIMEOUT_S = 10
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url` (``sqlite:///file`` or ``postgresql+psycopg://...``)."""
+def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine:
+    """An engine for `url` (``sqlite:///file`` or ``postgresql+psycopg://...``).
+
+    `statement_timeout_s` (PostgreSQL; None or 0: no limit): longer statements are cancelled
+    and raise ``OperationalError``, which the API answers with 503. Batch jobs leave it unset:
+    a bulk upsert of millions of rows may rightly take minutes.
+    """
     try:
         parsed = make_url(url)
     except Exception:  # sqlalchemy raises ArgumentError; the URL is user input
@@ -62,7 +68,7 @@ def make_engine(url: str) -> Engine:
         )
     if parsed.drivername == "sqlite":
         return _sqlite_engine(parsed.database)
-    return create_engine(
+    engine = create_engine(
         parsed,
         pool_pre_ping=True,
         pool_size=10,
@@ -70,6 +76,17 @@ def make_engine(url: str) -> Engine:
         pool_timeout=POOL_TIMEOUT_S,
         connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
     )
+    if statement_timeout_s:
+        milliseconds = max(int(statement_timeout_s * 1000), 1)
+
+        # set per connection, not in the URL's `options`, which the URL may already use
+        @event.listens_for(engine, "connect")
+        def _statement_timeout(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {milliseconds}")
+            dbapi_connection.commit()  # a session setting: it outlives this transaction
+
+    return engine
 
 
 def _sqlite_engine(database: str | None) -> Engine:

@@ -202,3 +202,45 @@ def test_a_sqlite_file_replaced_by_an_empty_one_is_not_ready(
         assert (ready.status_code, ready.json()["database"]) == (503, False)
         write = client.post("/v1/orders", json={"orders": [order("o-1")]}, headers=USER)
         assert write.status_code == 503
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs REPURCHASE_TEST_POSTGRES_URL")
+def test_a_postgres_lock_held_elsewhere_is_503_after_the_statement_timeout(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    """Another session holding a table lock (a migration, a manual fix): the API's statement
+    is cancelled after `database_statement_timeout_s` and answers 503, instead of waiting as
+    long as the lock is held; released, the same write is stored once."""
+    outage = postgres_outage()
+    database = next(outage)
+    try:
+        settings = make_settings(
+            tmp_path,
+            database_url=database.url,
+            model_uri=str(model_dir),
+            database_statement_timeout_s=1.0,
+        )
+        holder = ModelHolder(settings, loader=load_labelled_pyfunc)
+        holder.load()
+        with TestClient(create_app(settings, holder=holder)) as client:
+            first = client.post("/v1/orders", json={"orders": [order("o-1")]}, headers=USER)
+            assert first.is_success
+            other = create_engine(database.url).connect()
+            locked_at = other.begin()
+            other.execute(text("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"))
+            try:
+                started = time.monotonic()
+                stuck = client.post("/v1/orders", json={"orders": [order("o-2")]}, headers=USER)
+                waited = time.monotonic() - started
+                assert stuck.status_code == 503
+                assert stuck.headers["Retry-After"].isdigit()
+                assert 0.9 <= waited < ANSWER_S
+            finally:
+                locked_at.rollback()
+                other.close()
+            again = client.post("/v1/orders", json={"orders": [order("o-2")]}, headers=USER)
+            assert again.status_code == 200
+            assert again.json()["inserted"] == 1
+    finally:
+        outage.close()  # drops the private database

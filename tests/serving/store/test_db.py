@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from features.errors import InputError
 from serving.store import make_engine, migrate
+
+POSTGRES_URL = os.environ.get("REPURCHASE_TEST_POSTGRES_URL", "")
 
 TABLES = {"orders", "customers", "contacts", "scores", "plan", "alembic_version"}
 
@@ -47,3 +51,23 @@ def test_sqlite_commits_are_durable(tmp_path: Path) -> None:
 def test_unsupported_urls_are_input_errors(url: str) -> None:
     with pytest.raises(InputError, match="database URL"):
         make_engine(url)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs REPURCHASE_TEST_POSTGRES_URL")
+def test_a_postgres_statement_timeout_applies_to_every_connection() -> None:
+    limited = make_engine(POSTGRES_URL, statement_timeout_s=0.25)
+    unlimited = make_engine(POSTGRES_URL)
+    try:
+        for _ in range(2):  # a fresh connection each time (the pool is disposed)
+            with limited.connect() as connection:
+                assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "250ms"
+                with pytest.raises(OperationalError):
+                    connection.execute(text("SELECT pg_sleep(2)"))
+            limited.dispose()
+        with unlimited.connect() as connection:
+            assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "0"
+            assert connection.execute(text("SELECT pg_sleep(0.3), 1")).one()[1] == 1
+    finally:
+        limited.dispose()
+        unlimited.dispose()
