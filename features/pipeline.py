@@ -43,6 +43,7 @@ from features.mix import category_features, channel_features, discount_features,
 from features.prepared import PreparedOrders, prepare_orders
 from features.rfm import rfm_features
 from features.segments import lifecycle_stage, rfm_segment
+from features.threads import PARALLEL_MIN_ROWS
 from features.windows import window_features
 
 SHARE_COLUMNS = frozenset(
@@ -50,9 +51,6 @@ SHARE_COLUMNS = frozenset(
 )
 # Columns that describe or identify a customer but must not be fed to a model as numbers.
 NON_MODEL_COLUMNS = frozenset({"customer_id", "as_of", "tenure_days"})
-# Below this many purchase rows (an API request, a test shop) a second thread costs more
-# than it saves.
-PARALLEL_MIN_ROWS = 200_000
 
 
 def build_features(

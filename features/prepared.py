@@ -8,9 +8,7 @@ what keeps the pipeline fast on tens of millions of rows.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.errors import InputError
+from features.threads import pool_for
 
 IntArray = npt.NDArray[np.signedinteger[Any]]
 FloatArray = npt.NDArray[np.float64]
@@ -112,7 +111,7 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     # Customers are those with a paid row up to as_of; everything else about them comes along.
     # Hashing the text columns is the costliest step; Arrow releases the GIL while it hashes,
     # so the columns are encoded side by side (one thread per core is enough).
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    with pool_for(len(orders), max_workers=4) as pool:
         customers_job = pool.submit(sorted_codes, orders["customer_id"])
         orders_job = pool.submit(_order_codes, orders["order_id"])
         sku_job = pool.submit(_text_codes, orders, "sku")
@@ -139,7 +138,7 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     del paid
     # gathers of scattered rows are memory-bound and numpy lets go of the GIL in them: the
     # integer columns are gathered on the pool while this thread gathers the float ones
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+    with pool_for(len(rows), max_workers=2) as pool:
         jobs = [pool.submit(np.take, a, rows) for a in (code_all, day_all, sku_all, channel_all)]
         amount = _float_column(orders, "amount", rows, 0.0)
         quantity = _float_column(orders, "quantity", rows, 1.0)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +30,7 @@ import pyarrow.parquet as pq
 
 from features.errors import InputError
 from features.prepared import FINGERPRINT_BASE, has_repeats, string_fingerprints
+from features.threads import pool_for
 
 ORDER_STATUSES = ("paid", "refunded", "cancelled")
 CHANNELS = ("email", "sms", "wechat")
@@ -400,7 +399,7 @@ def _one_chunk_per_column(table: pa.Table) -> pa.Table:
     (``features.prepared``) without a copy per step.
     """
     # Arrow copies without the GIL: the id columns (the big ones) are joined side by side
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+    with pool_for(table.num_rows, max_workers=2) as pool:
         joined = list(pool.map(_one_chunk, table.columns))
     return pa.Table.from_arrays(joined, names=table.schema.names)
 
