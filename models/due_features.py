@@ -46,7 +46,11 @@ def due_features(frame: pd.DataFrame, config: FeatureConfig | None = None) -> pd
 
     Reads ``days_since_last_order``, ``gap_median`` and ``days_until_depletion``.
     """
-    config = config or FeatureConfig()
+    defaults = FeatureConfig()
+    config = config or defaults
+    # a model saved before these settings existed unpickles a config without them
+    spread = getattr(config, "due_spread", defaults.due_spread)
+    horizons = getattr(config, "due_window_days", defaults.due_window_days)
     since = frame["days_since_last_order"].to_numpy(dtype=np.float64)
     gap = frame["gap_median"].to_numpy(dtype=np.float64)
     until_depletion = frame["days_until_depletion"].to_numpy(dtype=np.float64)
@@ -56,9 +60,9 @@ def due_features(frame: pd.DataFrame, config: FeatureConfig | None = None) -> pd
     }
     columns: dict[str, np.ndarray] = {"due_in_interval_days": gap - since}
     for name, (due_in, length) in sources.items():
-        sd = np.maximum(config.due_spread * length, _MIN_SD_DAYS)  # a NaN length stays NaN
+        sd = np.maximum(spread * length, _MIN_SD_DAYS)  # a NaN length stays NaN
         start = ndtr(-due_in / sd)
-        for horizon in config.due_window_days:
+        for horizon in horizons:
             within = ndtr((horizon - due_in) / sd) - start
             # a probability-like share: float32, as the feature shares (features.pipeline)
             columns[f"due_{name}_within_{horizon}d"] = within.astype(np.float32)

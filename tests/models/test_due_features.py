@@ -113,3 +113,14 @@ def test_due_columns_have_phrases_for_the_reasons() -> None:
     assert reasons[0].startswith("next purchase 3 days overdue by the usual interval")
     assert "expected to run out within 7 days (2% likely)" in reasons[1]
     assert "next purchase due in 5 days by the usual interval" in reasons[1]
+
+
+def test_a_config_saved_before_the_due_settings_existed_gets_the_defaults() -> None:
+    """A model pickled by an older version carries a config without the due settings."""
+    import pickle
+
+    old = pickle.loads(pickle.dumps(FeatureConfig()))
+    for name in ("due_spread", "due_window_days"):
+        del old.__dict__[name]
+    orders = orders_on_days({"a": [0, 30], "b": [0, 20, 40]})
+    pd.testing.assert_frame_equal(model_features(orders, old), model_features(orders))
