@@ -4,7 +4,9 @@
 
 1. Reuses (or generates, once) the synthetic orders Parquet file of ``bench_features.py``.
 2. Trains a model once on a slice of whole customers (cached in the work folder; the model
-   is not what is measured, scoring with it is).
+   is not what is measured, scoring with it is). The cache is stamped with a digest of the
+   model code (``features``, ``models``, ``training``); a model trained by other code is
+   trained again, so the bench never times a stale model.
 3. Runs, each as its own subprocess, timed from start to exit with the child's peak RSS
    (``os.wait4``): the DuckDB reference of ``bench_features.py``, ``repurchase score`` (the
    file -> a Parquet score file), ``repurchase plan --scores`` (that score file -> plan),
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -53,6 +56,31 @@ def train_slice_model(
     )
     model_path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, model_path)
+
+
+# The packages whose code decides what a trained model is and which columns it reads.
+MODEL_CODE = ("features", "models", "training")
+
+
+def model_code_digest(root: Path) -> str:
+    """sha256 over the model code's sources: the cached model is measured only while the
+    code that trained it is the code in the checkout (a stale model would time the wrong
+    features and trees)."""
+    digest = hashlib.sha256()
+    for package in MODEL_CODE:
+        for source in sorted((root / package).rglob("*.py")):
+            digest.update(str(source.relative_to(root)).encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def model_stamp(model_path: Path) -> Path:
+    return model_path.with_suffix(".code-sha256")
+
+
+def model_is_current(model_path: Path, root: Path) -> bool:
+    stamp = model_stamp(model_path)
+    return stamp.exists() and stamp.read_text().strip() == model_code_digest(root)
 
 
 def precompile(model_path: Path, cache: Path) -> None:
@@ -145,10 +173,14 @@ def main() -> None:
         print(f"generating {args.orders:,} orders over {args.customers:,} customers in {work} ...")
         bench_features.generate(orders, products, args.orders, args.customers)
     model = work / ("batch_model_nobtyd.joblib" if args.no_btyd else "batch_model.joblib")
+    if model.exists() and not model_is_current(model, root):
+        print(f"the cached model predates the model code: retraining ({model})")
+        model.unlink()
     if not model.exists():
         print(f"training the model once on ~{SLICE_CUSTOMERS:,} customers (cached: {model}) ...")
         t0 = time.perf_counter()
         train_slice_model(orders, products, model, bench_features.AS_OF, btyd=not args.no_btyd)
+        model_stamp(model).write_text(model_code_digest(root))
         print(f"  trained in {time.perf_counter() - t0:.0f} s")
     t0 = time.perf_counter()
     precompile(model, work / "home" / "compiled")
