@@ -29,7 +29,6 @@ config fixes the lists), so train and score snapshots should share one FeatureCo
 from __future__ import annotations
 
 import datetime as dt
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -43,7 +42,7 @@ from features.mix import category_features, channel_features, discount_features,
 from features.prepared import PreparedOrders, prepare_orders
 from features.rfm import rfm_features
 from features.segments import lifecycle_stage, rfm_segment
-from features.threads import PARALLEL_MIN_ROWS
+from features.threads import PARALLEL_MIN_ROWS, threads_pay_off
 from features.windows import window_features
 
 SHARE_COLUMNS = frozenset(
@@ -84,7 +83,7 @@ def features_from_prepared(
     if prepared.n_customers == 0:
         as_of = dt.date(1970, 1, 1) + dt.timedelta(days=prepared.as_of_day)
         raise InputError(f"no paid orders on or before {as_of}")
-    if len(prepared.code) >= PARALLEL_MIN_ROWS and (os.cpu_count() or 1) > 1:
+    if threads_pay_off(len(prepared.code), PARALLEL_MIN_ROWS):
         parts = _parts_on_two_threads(prepared, products, config)
     else:
         intervals = interval_features(prepared)

@@ -32,10 +32,14 @@ class InlineExecutor(Executor):
         return future
 
 
+def threads_pay_off(rows: int, min_rows: int = PARALLEL_MIN_ROWS) -> bool:
+    """Whether `rows` rows are worth more than one thread: at least `min_rows`, two cores."""
+    return rows >= min_rows and (os.cpu_count() or 1) > 1
+
+
 def pool_for(rows: int, max_workers: int, **options: Any) -> Executor:
-    """A thread pool of up to `max_workers` (at most one per core) for `rows` rows or more
-    than ``PARALLEL_MIN_ROWS``; otherwise an :class:`InlineExecutor`."""
-    cores = os.cpu_count() or 1
-    if rows < PARALLEL_MIN_ROWS or cores < 2:
+    """A thread pool of up to `max_workers` (at most one per core) when
+    :func:`threads_pay_off` for `rows`; otherwise an :class:`InlineExecutor`."""
+    if not threads_pay_off(rows):
         return InlineExecutor()
-    return ThreadPoolExecutor(max_workers=min(max_workers, cores), **options)
+    return ThreadPoolExecutor(max_workers=min(max_workers, os.cpu_count() or 1), **options)

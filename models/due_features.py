@@ -39,6 +39,7 @@ from features.config import FeatureConfig
 DUE_PREFIX = "due_"  # every column this module adds starts with it
 # Below a day of tolerance the window is a 0/1 rule in all but name.
 _MIN_SD_DAYS = 1.0
+_DEFAULTS = FeatureConfig()
 
 
 def due_features(frame: pd.DataFrame, config: FeatureConfig | None = None) -> pd.DataFrame:
@@ -46,19 +47,19 @@ def due_features(frame: pd.DataFrame, config: FeatureConfig | None = None) -> pd
 
     Reads ``days_since_last_order``, ``gap_median`` and ``days_until_depletion``.
     """
-    defaults = FeatureConfig()
-    config = config or defaults
+    config = config or _DEFAULTS
     # a model saved before these settings existed unpickles a config without them
-    spread = getattr(config, "due_spread", defaults.due_spread)
-    horizons = getattr(config, "due_window_days", defaults.due_window_days)
+    spread = getattr(config, "due_spread", _DEFAULTS.due_spread)
+    horizons = getattr(config, "due_window_days", _DEFAULTS.due_window_days)
     since = frame["days_since_last_order"].to_numpy(dtype=np.float64)
     gap = frame["gap_median"].to_numpy(dtype=np.float64)
     until_depletion = frame["days_until_depletion"].to_numpy(dtype=np.float64)
+    due_by_interval = gap - since
     sources = {
-        "interval": (gap - since, gap),
+        "interval": (due_by_interval, gap),
         "cycle": (until_depletion, since + until_depletion),
     }
-    columns: dict[str, np.ndarray] = {"due_in_interval_days": gap - since}
+    columns: dict[str, np.ndarray] = {"due_in_interval_days": due_by_interval}
     for name, (due_in, length) in sources.items():
         sd = np.maximum(spread * length, _MIN_SD_DAYS)  # a NaN length stays NaN
         start = ndtr(-due_in / sd)
