@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.errors import InputError
 from serving.batch.output import check_output, write_table
@@ -76,7 +77,7 @@ class _Candidates:
             self.as_of, self.policy, self.customers.rows(number), self.contacts.rows(number)
         )
 
-    def add(self, _number: int, scores: pd.DataFrame, draft: Any) -> None:
+    def add(self, _number: int, scores: pd.DataFrame | pa.Table, draft: Any) -> None:
         """Keep one partition's draft (from its :meth:`drafter`)."""
         self.n_scored += len(scores)
         self.drafts.append(draft)
@@ -229,7 +230,7 @@ def _score_and_draft(
         return
     with score_sink(scores_out, chosen, store_url) as keep:
 
-        def keep_and_add(number: int, scores: pd.DataFrame, draft: Any) -> None:
+        def keep_and_add(number: int, scores: pa.Table, draft: Any) -> None:
             keep(scores)
             candidates.add(number, scores, draft)
 

@@ -38,7 +38,7 @@ import pyarrow as pa
 from features.errors import InputError
 from features.tables import drop_repeated_lines, iter_order_frames
 from serving.batch.compiled import compiled_model
-from serving.batch.output import StreamedTable
+from serving.batch.output import StreamedTable, arrow_rows
 from serving.batch.progress import BatchProgress
 from serving.batch.spill import (
     DEFAULT_PARTITION_ROWS,
@@ -194,13 +194,15 @@ def score_partitions(
     chosen: ScoringModel,
     as_of: dt.date,
     *,
-    on_scores: Callable[[int, pd.DataFrame, Any], None],
+    on_scores: Callable[[int, pa.Table, Any], None],
     description: str = "scoring",
     pool: WorkerPool | None = None,
     after: Callable[[int], AfterScoring] | None = None,
 ) -> tuple[int, float]:
-    """Score each partition and hand its number, scores and ``after(number)(scores, orders)``
-    (None without `after`) to `on_scores`, in partition order.
+    """Score each partition and hand its number, scores (an Arrow table of
+    :func:`score_schema`, what the score file holds) and ``after(number)(scores, orders)``
+    (None without `after`, which gets the scores as a frame) to `on_scores`, in partition
+    order.
 
     With a running `pool` the partitions are scored (and `after` run) in its worker
     processes, as many at a time as it has workers; the results still reach `on_scores` in
@@ -220,7 +222,8 @@ def score_partitions(
     return customers, bar.seconds
 
 
-Scored = tuple[pd.DataFrame, Any] | None  # a partition's scores and after-work (None: nobody)
+# a partition's scores (score_schema) and after-work (None: nobody to score)
+Scored = tuple[pa.Table, Any] | None
 
 
 def _scored(
@@ -232,9 +235,11 @@ def _scored(
 ) -> Iterator[tuple[int, Scored]]:
     """Each partition's index and result, in partition order."""
 
+    schema = chosen_schema(chosen)
+
     def task(index: int) -> tuple[Any, ...]:
         job = after(parts.numbers[index]) if after is not None else None
-        return (parts, index, as_of, chosen.products, chosen.version, job)
+        return (parts, index, as_of, chosen.products, chosen.version, job, schema)
 
     if pool is None or not pool.running or len(parts) <= 1:
         for index in range(len(parts)):
@@ -262,15 +267,18 @@ def _score_partition(
     products: pd.DataFrame | None,
     model_version: str,
     after: AfterScoring | None,
+    schema: pa.Schema,
 ) -> Scored:
-    """One partition's scores and `after`'s result on them."""
+    """One partition's scores (as a table of `schema`: see
+    :func:`serving.batch.output.arrow_rows`) and `after`'s result on them."""
     from training.predict import score_customers
 
     orders = read_partition(parts, index)
     if not has_paid_customers(orders):
         return None
     scores = score_customers(model, orders, as_of, products, model_version=model_version)
-    return scores, (after(scores, orders) if after is not None else None)
+    extra = after(scores, orders) if after is not None else None
+    return arrow_rows(scores, schema), extra
 
 
 def _score_in_worker(parcel: ModelParcel, *task: Any) -> Scored:
@@ -363,7 +371,7 @@ def score_file(
             save_model(chosen.original)
         with score_sink(out, chosen, store_url) as keep:
 
-            def write(_number: int, scores: pd.DataFrame, _orders: pd.DataFrame | None) -> None:
+            def write(_number: int, scores: pa.Table, _extra: None) -> None:
                 keep(scores)
 
             customers, _ = score_partitions(parts, chosen, as_of, on_scores=write, pool=pool)
@@ -372,21 +380,25 @@ def score_file(
     )
 
 
+def chosen_schema(chosen: ScoringModel) -> pa.Schema:
+    """The score file's schema for the chosen model's horizons."""
+    return score_schema(tuple(getattr(chosen.model.model, "horizons", (7, 14, 30, 60, 90))))
+
+
 @contextlib.contextmanager
 def score_sink(
     out: Path, chosen: ScoringModel, store_url: str | None
-) -> Iterator[Callable[[pd.DataFrame], None]]:
-    """A function keeping one partition's scores: appended to the score file `out`
-    (renamed into place when the block ends without error) and, with `store_url`, upserted
-    into the store."""
+) -> Iterator[Callable[[pa.Table], None]]:
+    """A function keeping one partition's scores (from :func:`score_partitions`): appended
+    to the score file `out` (renamed into place when the block ends without error) and,
+    with `store_url`, upserted into the store."""
     store = store_writer(store_url)
-    horizons = tuple(getattr(chosen.model.model, "horizons", (7, 14, 30, 60, 90)))
-    with StreamedTable(out, score_schema(horizons), dictionary=LABEL_COLUMNS) as table:
+    with StreamedTable(out, chosen_schema(chosen), dictionary=LABEL_COLUMNS) as table:
 
-        def keep(scores: pd.DataFrame) -> None:
+        def keep(scores: pa.Table) -> None:
             table.write(scores)
             if store is not None:
-                store(scores)
+                store(scores.to_pandas())
 
         yield keep
 
