@@ -80,9 +80,7 @@ class StreamedTable:
             self._writer.write_table(table.replace_schema_metadata(self._writer.schema.metadata))
         else:
             frame = rows.to_pandas() if isinstance(rows, pa.Table) else rows
-            frame[self.schema.names].to_csv(
-                self._tmp, mode="a", header=self.rows == 0, index=False
-            )
+            frame[self.schema.names].to_csv(self._tmp, mode="a", header=self.rows == 0, index=False)
         self.rows += len(rows)
 
     def __exit__(
