@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from features.threads import usable_cores
+
 
 class CompiledClassifier:
     """Stands in for a fitted ``LGBMClassifier`` where only ``predict_proba`` is called."""
@@ -37,7 +39,7 @@ class CompiledClassifier:
         self.booster_ = original.booster_
 
     def predict_proba(self, values: np.ndarray) -> np.ndarray:
-        positive = np.asarray(self.compiled.predict(_rows(values)))
+        positive = _predict(self.compiled, values)
         return np.column_stack([1.0 - positive, positive])
 
 
@@ -50,12 +52,14 @@ class CompiledRegressor:
         self.booster_ = original.booster_
 
     def predict(self, values: np.ndarray) -> np.ndarray:
-        return np.asarray(self.compiled.predict(_rows(values)))
+        return _predict(self.compiled, values)
 
 
-def _rows(values: np.ndarray) -> np.ndarray:
-    """Row-major float64, what the compiled code reads."""
-    return np.ascontiguousarray(values, dtype=np.float64)
+def _predict(compiled: Any, values: np.ndarray) -> np.ndarray:
+    """The compiled booster's raw predictions for row-major float64 `values` (what the
+    compiled code reads), on as many threads as this process may use."""
+    rows = np.ascontiguousarray(values, dtype=np.float64)
+    return np.asarray(compiled.predict(rows, n_jobs=usable_cores()))
 
 
 def compiled_model(

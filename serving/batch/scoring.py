@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from features.errors import InputError
 from features.tables import drop_repeated_lines, iter_order_frames
+from features.threads import prefetched
 from serving.batch.compiled import compiled_model
 from serving.batch.output import StreamedTable, arrow_rows
 from serving.batch.progress import BatchProgress
@@ -122,7 +123,8 @@ def partitioned_orders(
             yield frame.loc[frame["ordered_at"] < end]
 
     with WorkDir(target) as work:
-        parts = spill_partitions(up_to_as_of(), work, n_partitions)
+        # the next batch is read and validated while this one is written out
+        parts = spill_partitions(prefetched(up_to_as_of()), work, n_partitions)
         if len(parts) == 0:
             raise InputError(f"no orders on or before {as_of}", path=orders)
         yield parts

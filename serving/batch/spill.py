@@ -134,12 +134,15 @@ def spill_partitions(
             order = np.argsort(part, kind="stable")
             bounds = np.searchsorted(part[order], np.arange(n_partitions + 1))
             table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+            # one take into partition order, then zero-copy slices: a take per partition
+            # cost 1.1 s over 10M rows in 20 partitions
+            grouped = table.take(pa.array(order))
             for index in np.flatnonzero(np.diff(bounds)).tolist():
-                rows = order[bounds[index] : bounds[index + 1]]
+                start, end = int(bounds[index]), int(bounds[index + 1])
                 if index not in writers:
                     writers[index] = pa.ipc.new_file(paths[index], schema, options=_SPILL_OPTIONS)
-                writers[index].write_table(table.take(pa.array(rows)))
-                counts[index] += len(rows)
+                writers[index].write_table(grouped.slice(start, end - start))
+                counts[index] += end - start
     finally:
         for writer in writers.values():
             writer.close()

@@ -98,6 +98,11 @@ def _start_worker(parent: int) -> None:
     it spills the orders. (The parent's pid comes from the parent: if it died before this
     worker started, ``os.getppid()`` here would already be the reaper's.)"""
     _exit_with(parent)
+    from features.threads import limit_cores
+
+    # one worker per core: threads of its own (feature steps, compiled trees) would only
+    # contend with the other workers
+    limit_cores(1)
     import serving.batch.compiled
     import serving.policy.planner  # noqa: F401
     import training.predict  # noqa: F401
