@@ -42,14 +42,23 @@ SCORE_COLUMNS = [
 
 def _dates(start: pd.Timestamp, days: np.ndarray) -> pd.Series:
     """`start + ceil(days)` as calendar dates (None where `days` is NaN)."""
-    offsets = pd.to_timedelta(np.ceil(days), unit="D")
-    stamps = pd.Series(start.tz_localize(None) + offsets)
-    return stamps.dt.date.astype(object).where(stamps.notna(), None)
+    first = np.datetime64(start.tz_localize(None).normalize().date(), "D")
+    offsets = np.ceil(np.asarray(days, dtype=np.float64))
+    known = ~np.isnan(offsets)
+    out = np.full(len(offsets), np.datetime64("NaT"), dtype="datetime64[D]")
+    out[known] = first + offsets[known].astype(np.int64)
+    return pd.Series(_date_objects(out), dtype=object)
 
 
 def _as_date(values: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(values, errors="coerce", utc=True)
-    return stamps.dt.date.astype(object).where(stamps.notna(), None)
+    stamps = pd.to_datetime(values, errors="coerce", utc=True).dt.tz_localize(None)
+    return pd.Series(_date_objects(stamps.to_numpy("datetime64[D]")), index=values.index)
+
+
+def _date_objects(days: np.ndarray) -> np.ndarray:
+    """``datetime.date`` objects (None for NaT), made by numpy in C: pandas' ``.dt.date``
+    makes a Timestamp per value first (0.1 s per 500k dates, three columns a partition)."""
+    return days.astype("datetime64[D]").astype(object)
 
 
 def score_frame(
