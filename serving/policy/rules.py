@@ -28,6 +28,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.errors import InputError
 from features.tables import paid_orders
@@ -234,17 +235,29 @@ def to_utc(send_local: np.ndarray, zones: np.ndarray) -> np.ndarray:
 
 
 def format_with_offset(send_local: np.ndarray, send_utc: np.ndarray) -> pd.Series:
-    """ISO 8601 text with the local UTC offset, e.g. ``2026-01-05T09:00:00+08:00``."""
-    missing = np.isnat(send_local)
-    # numpy formats datetimes in C: no per-row Python formatting.
-    wall_clock = np.datetime_as_string(send_local.astype("datetime64[s]"), unit="s")
-    offset_minutes = np.where(missing, 0, (send_local - send_utc) // np.timedelta64(1, "m"))
-    offset_minutes = offset_minutes.astype("int64")
-    sign = np.where(offset_minutes < 0, "-", "+")
-    magnitude = np.abs(offset_minutes)
-    hh = pd.Series(magnitude // 60).astype("string").str.zfill(2)
-    mm = pd.Series(magnitude % 60).astype("string").str.zfill(2)
-    text = pd.Series(wall_clock, dtype="string") + pd.Series(sign, dtype="string") + hh + ":" + mm
+    """ISO 8601 text with the local UTC offset, e.g. ``2026-01-05T09:00:00+08:00``.
+
+    A plan's send times are a few thousand distinct (local time, offset) pairs (whole hours
+    of its days, its customers' time zones), so each pair is worded once and the texts are
+    gathered by Arrow: on 1.6M plan rows formatting every row took ~1.5 s.
+    """
+    missing = np.isnat(send_local) | np.isnat(send_utc)
+    seconds = np.where(missing, 0, send_local.astype("datetime64[s]").astype(np.int64))
+    offset_minutes = np.where(
+        missing, 0, (send_local - send_utc).astype("timedelta64[m]").astype(np.int64)
+    )
+    offsets, offset_code = np.unique(offset_minutes, return_inverse=True)
+    pair_code, pairs = pd.factorize(seconds * len(offsets) + offset_code.reshape(-1))
+    # numpy formats datetimes in C
+    wall_clock = np.datetime_as_string((pairs // len(offsets)).astype("datetime64[s]"), unit="s")
+    texts = [
+        f"{clock}{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        for clock, minutes in zip(
+            wall_clock.tolist(), offsets[pairs % len(offsets)].tolist(), strict=True
+        )
+    ]
+    gathered = pa.array(texts, pa.large_string()).take(pa.array(pair_code))
+    text = pd.Series(pd.arrays.ArrowStringArray(gathered.cast(pa.string())), dtype="string")
     return text.mask(missing)
 
 
