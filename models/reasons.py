@@ -262,7 +262,7 @@ def _top_columns(contributions: np.ndarray, top: int) -> np.ndarray:
     """Per row, the `top` column indices by absolute value, largest first, ties to the
     earlier column (what a stable argsort gives, in a few argmax passes instead of a sort)."""
     size = np.abs(contributions)
-    size = np.where(np.isnan(size), -1.0, size)  # NaN last, as argsort puts it
+    size[np.isnan(size)] = -1.0  # NaN last, as argsort puts it (in place: no second copy)
     rows = np.arange(size.shape[0])
     order = np.empty((size.shape[0], min(top, size.shape[1])), dtype=np.intp)
     for rank in range(order.shape[1]):

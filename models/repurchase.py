@@ -212,7 +212,8 @@ class RepurchaseModel(BaseEstimator):
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """``p_buy_{h}d`` per horizon, ``p_churn`` and ``predicted_value_365d``, index of `X`."""
         check_is_fitted(self, "timing_")
-        X = X[self.feature_columns_]
+        if list(X.columns) != self.feature_columns_:
+            X = X[self.feature_columns_]  # a copy: not made when the columns already match
         rows = feature_rows(X)  # once for the seven boosters, all on these columns
         raw = np.column_stack([self._positive(self.timing_[h], rows, X) for h in self.horizons])
         probabilities = monotone_in_horizon(raw)

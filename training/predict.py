@@ -113,6 +113,7 @@ def reasons(model: Any, X: pd.DataFrame, horizon: int = 30) -> np.ndarray:
         return np.asarray(model.reasons(X, horizon=horizon).to_numpy())
     values = X[list(classifier.feature_names_in_)].to_numpy(dtype=float)
     contributions = tree_contributions(booster, values)
+    del values  # a copy of the features: let it go before the wording's own copies
     return np.asarray(describe_reasons(X, contributions, model.feature_columns_).to_numpy())
 
 

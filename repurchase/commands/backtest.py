@@ -200,6 +200,7 @@ def score(
     """Score every customer known at --as-of (the SPEC score columns), partition by partition."""
     from repurchase.settings import get_settings
     from serving.batch import score_file
+    from serving.batch.workers import keep_freed_memory
 
     day = parse_date(as_of)
     check_output_path(out)
@@ -210,6 +211,7 @@ def score(
     product_frame = (
         read_products(products, config.column_map("products")) if products is not None else None
     )
+    keep_freed_memory()  # this process is the batch's: see serving.batch.workers
     result = score_file(
         orders,
         day,

@@ -126,6 +126,7 @@ def plan(
     from serving.batch import plan_file
     from serving.batch.output import write_table
     from serving.batch.scoring import store_writer
+    from serving.batch.workers import keep_freed_memory
     from serving.policy import load_policy
 
     day = parse_date(as_of)
@@ -152,6 +153,7 @@ def plan(
             if store is not None:
                 store(score_source)
             scores_out = None
+    keep_freed_memory()  # this process is the batch's: see serving.batch.workers
     result = plan_file(
         orders,
         day,

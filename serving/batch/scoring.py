@@ -49,7 +49,13 @@ from serving.batch.spill import (
     partition_count,
     spill_partitions,
 )
-from serving.batch.workers import ModelParcel, WorkerPool, batch_shape, unpacked
+from serving.batch.workers import (
+    ModelParcel,
+    WorkerPool,
+    batch_shape,
+    release_freed_memory,
+    unpacked,
+)
 from training.labels import DAY, as_of_day
 
 DEFAULT_FIT_ROWS = 3_000_000
@@ -127,6 +133,7 @@ def partitioned_orders(
         parts = spill_partitions(prefetched(up_to_as_of()), work, n_partitions)
         if len(parts) == 0:
             raise InputError(f"no orders on or before {as_of}", path=orders)
+        release_freed_memory()  # the spill's batches: more than this process holds later
         yield parts
 
 
