@@ -3,6 +3,9 @@ reaches the workers."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -129,3 +132,39 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path: Path) -> None:
     for pid in alive:
         os.kill(pid, signal.SIGKILL)
     assert alive == []
+
+
+def test_a_batch_process_keeps_its_freed_memory_and_can_give_it_back() -> None:
+    # in a process of its own: the settings last for the life of the process
+    code = """
+import platform, resource
+import numpy as np
+from serving.batch.workers import keep_freed_memory, release_freed_memory
+
+def faults_of_a_big_block() -> int:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block = np.ones(50_000_000 // 8)  # every page written
+    del block
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+glibc = platform.libc_ver()[0] == "glibc"
+assert faults_of_a_big_block() > 1_000  # by default a block over 32 MB gets fresh pages
+assert keep_freed_memory() == glibc
+faults_of_a_big_block()
+if glibc:  # from now on its pages are reused, not asked of the kernel again
+    assert faults_of_a_big_block() < 100
+release_freed_memory()
+print("ok")
+"""
+    # 4 kB pages, so that the faults count pages (numpy would ask for 2 MB ones)
+    env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
