@@ -325,9 +325,11 @@ def _finish(work: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     plan = pd.DataFrame(
         {
             "customer_id": scores["customer_id"].astype("string"),
-            "contact_on": pd.Series(work["contact_day"].to_numpy("datetime64[D]"), index=work.index)
-            .astype("datetime64[s]")
-            .dt.date,
+            # datetime.date objects made by numpy in C (pandas' .dt.date makes a Timestamp
+            # per row first: 0.2 s for 1.6M rows)
+            "contact_on": pd.Series(
+                work["contact_day"].to_numpy("datetime64[D]").astype(object), index=work.index
+            ),
             "send_at": send_text.mask(holdout),
             "channel": work["channel"].astype("string").mask(holdout),
             "action": work["action"].astype("string"),
@@ -368,16 +370,22 @@ def _reasons(work: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
         number = pd.to_numeric(values, errors="coerce").fillna(0.0).to_numpy(dtype=float)
         return pa.array(np.round(number * scale).astype(np.int64)).cast(pa.string())
 
+    def optional(present: pa.Array, part: pa.Array) -> pa.Array:
+        # the part where `present`, else nothing (an absent part never nulls the text)
+        return pc.if_else(pc.fill_null(present, False), part, "")
+
     action = text_of(work["action"])
+    head = words(action, _ACTION_WORDS)  # null: no words, and so no text
     replenish = pc.fill_null(pc.equal(action, "replenish_reminder"), False)
-    text = words(action, _ACTION_WORDS)
     when_day = np.where(
         replenish.to_numpy(zero_copy_only=False),
         scores["depletion_date"].to_numpy("datetime64[D]"),
         scores["next_purchase_date"].to_numpy("datetime64[D]"),
     )
-    when = pa.array(np.datetime_as_string(when_day, unit="D"), pa.string())  # NaT: "NaT"
-    text = pc.if_else(pc.ends_with(text, "around "), join(text, when), text)
+    # a plan's dates are a few hundred distinct days: each is formatted once
+    days, day_code = np.unique(when_day, return_inverse=True)
+    day_text = pa.array(np.datetime_as_string(days, unit="D"), pa.string())  # NaT: "NaT"
+    when = day_text.take(pa.array(day_code.reshape(-1)))
     situation = join(
         " (",
         pc.fill_null(text_of(scores["lifecycle_stage"]), "?"),
@@ -385,21 +393,22 @@ def _reasons(work: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
         pc.fill_null(text_of(scores["rfm_segment"]), "?"),
         ")",
     )
-    text = pc.if_else(pc.equal(action, "winback"), join(text, situation), text)
+    delay = words(text_of(work["delayed_by"]), _DELAY_WORDS)
+    model = pc.utf8_trim_whitespace(text_of(scores["reasons"]))
+    has_model = pc.invert(pc.or_kleene(pc.is_null(model), pc.equal(model, "")))
+    held = pa.array(work["holdout"].to_numpy(dtype=bool))
     text = join(
-        text,
+        optional(held, pa.scalar("hold-out (control group, do not contact); ")),
+        head,
+        optional(pc.ends_with(head, "around "), when),
+        optional(pc.equal(action, "winback"), situation),
         "; ",
         rounded(scores["p_buy_30d"], scale=100.0),
         "% chance to buy within 30 days, predicted 365-day value ",
         rounded(scores["predicted_value_365d"]),
         "; offer: ",
         words(text_of(work["offer"]), _OFFER_WORDS),
+        optional(pc.is_valid(delay), join("; ", pc.fill_null(delay, ""))),
+        optional(has_model, join("; model: ", pc.fill_null(model, ""))),
     )
-    delay = words(text_of(work["delayed_by"]), _DELAY_WORDS)
-    text = pc.if_else(pc.is_null(delay), text, join(text, "; ", delay))
-    model = pc.utf8_trim_whitespace(text_of(scores["reasons"]))
-    no_model = pc.or_kleene(pc.is_null(model), pc.equal(model, ""))
-    text = pc.if_else(no_model, text, join(text, "; model: ", model))
-    held = pa.array(work["holdout"].to_numpy(dtype=bool))
-    text = pc.if_else(held, join("hold-out (control group, do not contact); ", text), text)
     return pd.Series(pd.arrays.ArrowStringArray(text), index=work.index)
