@@ -38,6 +38,7 @@ from serving.batch.scoring import (
     ScoringModel,
     batch_run,
     choose_batch_model,
+    needs_history,
     read_partition,
     score_partitions,
     score_sink,
@@ -180,6 +181,14 @@ def plan_file(
         scores = read_scores(scores, _planner_columns())
     if scores is not None:  # only what the planner reads: a score table is wide
         scores = scores.reindex(columns=_planner_columns())
+    # a saved or registered model is loaded (or refused) before the orders are read
+    early = (
+        choose_batch_model(
+            model, as_of, None, products, feature_config, compile_trees=compile_trees, log=log
+        )
+        if scores is None and not needs_history(model)
+        else None
+    )
     with batch_run(
         orders, as_of, out, column_map=column_map, partition_rows=partition_rows,
         # with a score file nothing is scored here: drafting alone is not worth processes
@@ -192,7 +201,7 @@ def plan_file(
             _ByPartition(contacts, parts.n_partitions),
         )
         if scores is None:
-            chosen = choose_batch_model(
+            chosen = early or choose_batch_model(
                 model, as_of, parts, products, feature_config, fit_rows=fit_rows,
                 compile_trees=compile_trees, log=log,
             )  # fmt: skip

@@ -306,10 +306,19 @@ class ScoringModel:
     original: Any = None
 
 
+def needs_history(choice: str) -> bool:
+    """Whether ``--model`` `choice` may fit a model on the orders (``auto``, ``fit``): any
+    other choice is a saved or registered model, chosen (and refused) before the orders are
+    read."""
+    from repurchase.model_choice import AUTO, FIT_NOW
+
+    return choice in (AUTO, FIT_NOW)
+
+
 def choose_batch_model(
     choice: str,
     as_of: dt.date,
-    parts: Partitions,
+    parts: Partitions | None,
     products: pd.DataFrame | None,
     feature_config: Any = None,
     *,
@@ -318,16 +327,19 @@ def choose_batch_model(
     log: Log = stderr_log,
 ) -> ScoringModel:
     """Resolve ``--model`` as :func:`repurchase.model_choice.choose_model` does; the history
-    a fitted model needs is read from the partitions only when it may be needed. With
-    `compile_trees` its boosters predict through compiled code
-    (:func:`serving.batch.compiled.compiled_model`: the same scores, faster)."""
-    from repurchase.model_choice import AUTO, FIT_NOW, choose_model
+    a fitted model needs is read from the partitions only when it may be needed
+    (:func:`needs_history`; `parts` may be None otherwise). With `compile_trees` its
+    boosters predict through compiled code (:func:`serving.batch.compiled.compiled_model`:
+    the same scores, faster)."""
+    from repurchase.model_choice import choose_model
     from repurchase.settings import get_settings
 
-    needs_history = choice in (AUTO, FIT_NOW)
-    history = (
-        training_history(parts, fit_rows, log) if needs_history else read_partition(parts, 0)[:0]
-    )
+    if needs_history(choice):
+        if parts is None:
+            raise ValueError(f"--model {choice} needs the partitioned orders")
+        history = training_history(parts, fit_rows, log)
+    else:
+        history = pd.DataFrame()  # a saved or registered model: never fitted here
     chosen = choose_model(choice, as_of, history, products, get_settings(), feature_config)
     del history
     model = compiled_model(chosen.model, log=log) if compile_trees else chosen.model
@@ -367,11 +379,19 @@ def score_file(
     ``ROWS_IN_FLIGHT`` among them.
     """
     started = time.perf_counter()
+    # a saved or registered model is loaded (or refused) before the orders are read
+    early = (
+        None
+        if needs_history(model)
+        else choose_batch_model(
+            model, as_of, None, products, feature_config, compile_trees=compile_trees, log=log
+        )
+    )
     with batch_run(
         orders, as_of, out, column_map=column_map, partition_rows=partition_rows,
         workers=workers, log=log,
     ) as (parts, pool):  # fmt: skip
-        chosen = choose_batch_model(
+        chosen = early or choose_batch_model(
             model, as_of, parts, products, feature_config, fit_rows=fit_rows,
             compile_trees=compile_trees, log=log,
         )  # fmt: skip

@@ -10,7 +10,9 @@ import pytest
 
 from features.errors import InputError
 from features.tables import read_orders
+from serving.batch.planning import plan_file
 from serving.batch.scoring import score_file
+from serving.policy.config import PolicyConfig
 from training.labels import orders_up_to
 from training.predict import SCORE_COLUMNS, score_customers
 from training.train import TrainedModel
@@ -93,6 +95,27 @@ def test_nobody_to_score_is_an_input_error(
     with pytest.raises(InputError, match="no orders on or before"):
         score_file(
             shop_files["orders"], first - dt.timedelta(days=1), tmp_path / "s.parquet",
+            model="fit", log=lambda _message: None,
+        )  # fmt: skip
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_saved_model_from_after_as_of_is_refused_before_the_orders_are_read(
+    shop_files: dict[str, Path], model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def spill(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the orders were spilled before the model was checked")
+
+    monkeypatch.setattr("serving.batch.scoring.spill_partitions", spill)
+    early = AS_OF - dt.timedelta(days=30)  # the model was trained up to AS_OF
+    with pytest.raises(InputError, match="after --as-of"):
+        score_file(
+            shop_files["orders"], early, tmp_path / "s.parquet", model=str(model_file),
+            log=lambda _message: None,
+        )  # fmt: skip
+    with pytest.raises(InputError, match="after --as-of"):
+        plan_file(
+            shop_files["orders"], early, tmp_path / "p.parquet", policy=PolicyConfig(),
             model=str(model_file), log=lambda _message: None,
         )  # fmt: skip
     assert not list(tmp_path.iterdir())
