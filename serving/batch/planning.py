@@ -38,7 +38,7 @@ from serving.batch.scoring import (
     ScoringModel,
     batch_run,
     choose_batch_model,
-    needs_history,
+    chosen_before_reading,
     read_partition,
     score_partitions,
     score_sink,
@@ -181,12 +181,11 @@ def plan_file(
         scores = read_scores(scores, _planner_columns())
     if scores is not None:  # only what the planner reads: a score table is wide
         scores = scores.reindex(columns=_planner_columns())
-    # a saved or registered model is loaded (or refused) before the orders are read
     early = (
-        choose_batch_model(
-            model, as_of, None, products, feature_config, compile_trees=compile_trees, log=log
+        chosen_before_reading(
+            model, as_of, products, feature_config, compile_trees=compile_trees, log=log
         )
-        if scores is None and not needs_history(model)
+        if scores is None
         else None
     )
     with batch_run(

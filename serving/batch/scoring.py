@@ -315,6 +315,25 @@ def needs_history(choice: str) -> bool:
     return choice in (AUTO, FIT_NOW)
 
 
+def chosen_before_reading(
+    choice: str,
+    as_of: dt.date,
+    products: pd.DataFrame | None,
+    feature_config: Any = None,
+    *,
+    compile_trees: bool = True,
+    log: Log = stderr_log,
+) -> ScoringModel | None:
+    """:func:`choose_batch_model` for a saved or registered model, which needs no orders:
+    loaded (or refused, e.g. trained after `as_of`) before the orders are read and spilled.
+    None for ``auto`` and ``fit``, which may fit on the orders and are chosen after."""
+    if needs_history(choice):
+        return None
+    return choose_batch_model(
+        choice, as_of, None, products, feature_config, compile_trees=compile_trees, log=log
+    )
+
+
 def choose_batch_model(
     choice: str,
     as_of: dt.date,
@@ -379,13 +398,8 @@ def score_file(
     ``ROWS_IN_FLIGHT`` among them.
     """
     started = time.perf_counter()
-    # a saved or registered model is loaded (or refused) before the orders are read
-    early = (
-        None
-        if needs_history(model)
-        else choose_batch_model(
-            model, as_of, None, products, feature_config, compile_trees=compile_trees, log=log
-        )
+    early = chosen_before_reading(
+        model, as_of, products, feature_config, compile_trees=compile_trees, log=log
     )
     with batch_run(
         orders, as_of, out, column_map=column_map, partition_rows=partition_rows,

@@ -125,12 +125,11 @@ def keep_freed_memory() -> bool:
     system time in a 65 s run; 8 s with this). The peak stays that of one partition, as
     the freed memory is reused rather than added to. Returns whether malloc took the
     settings (False where the C library is not glibc: nothing changes)."""
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
+    libc = _glibc()
+    if libc is None:
         return False
     # no block gets pages of its own: all come from the heap, whose freed top is kept
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def release_freed_memory() -> None:
@@ -140,10 +139,18 @@ def release_freed_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (``mallopt``, ``malloc_trim``), else None."""
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 def _exit_with(parent: int, every_s: float = 0.5) -> None:

@@ -256,8 +256,8 @@ def format_with_offset(send_local: np.ndarray, send_utc: np.ndarray) -> pd.Serie
             wall_clock.tolist(), offsets[pairs % len(offsets)].tolist(), strict=True
         )
     ]
-    gathered = pa.array(texts, pa.large_string()).take(pa.array(pair_code))
-    text = pd.Series(pd.arrays.ArrowStringArray(gathered.cast(pa.string())), dtype="string")
+    gathered = pa.array(texts, pa.string()).take(pa.array(pair_code))
+    text = pd.Series(pd.arrays.ArrowStringArray(gathered), dtype="string")
     return text.mask(missing)
 
 
