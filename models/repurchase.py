@@ -42,12 +42,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features.errors import InputError
 from models.booster import AnchorClassifier, SliceCalibratedClassifier, feature_rows
+from models.calibration import logit
 from models.due_features import DUE_PREFIX
+from models.levels import anchor_weight, level_offset, level_sample, slice_levels
 from models.reasons import describe_reasons
 from models.timing import monotone_in_horizon
 from models.value import ExpectedPurchasesValue, ValueRegressor
@@ -141,8 +144,20 @@ class RepurchaseModel(BaseEstimator):
             ),
         )
 
-    def fit(self, X: pd.DataFrame, labels: pd.DataFrame, cutoffs: pd.Series) -> RepurchaseModel:
-        """Fit every component on the rows whose label window was fully observed."""
+    def fit(
+        self,
+        X: pd.DataFrame,
+        labels: pd.DataFrame,
+        cutoffs: pd.Series,
+        now: pd.DataFrame | None = None,
+        as_of: pd.Timestamp | None = None,
+    ) -> RepurchaseModel:
+        """Fit every component on the rows whose label window was fully observed.
+
+        `now` (the customers at `as_of`, X's columns) places each horizon's average level
+        between its calibration slice's and Pareto/NBD's at as_of (:mod:`models.levels`);
+        without it the calibration's level is kept.
+        """
         columns = list(X.columns)
         self.feature_columns_ = columns
         cutoffs = pd.Series(pd.to_datetime(cutoffs).to_numpy(), index=X.index)
@@ -171,6 +186,7 @@ class RepurchaseModel(BaseEstimator):
                 f"not enough history to learn buying within {self.horizons[0]} days: need "
                 "paid orders at two snapshot cutoffs or more before as_of"
             )
+        self.level_offsets_ = self._level_offsets(X, labels, cutoffs, now, as_of)
         churn_label = labels.get(f"label_churned_{self.churn_days}d")
         self.churn_: SliceCalibratedClassifier | None = None
         if churn_label is not None:
@@ -216,6 +232,10 @@ class RepurchaseModel(BaseEstimator):
             X = X[self.feature_columns_]  # a copy: not made when the columns already match
         rows = feature_rows(X)  # once for the seven boosters, all on these columns
         raw = np.column_stack([self._positive(self.timing_[h], rows, X) for h in self.horizons])
+        offsets = getattr(self, "level_offsets_", {})  # none in models pickled before them
+        for column, horizon in enumerate(self.horizons):
+            if offsets.get(horizon):
+                raw[:, column] = expit(logit(raw[:, column]) + offsets[horizon])
         probabilities = monotone_in_horizon(raw)
         out = pd.DataFrame(
             probabilities, index=X.index, columns=[f"p_buy_{h}d" for h in self.horizons]
@@ -233,6 +253,34 @@ class RepurchaseModel(BaseEstimator):
             self.value_.predict_rows(rows) if same_columns else self.value_.predict(X)
         )
         return out
+
+    def _level_offsets(
+        self,
+        X: pd.DataFrame,
+        labels: pd.DataFrame,
+        cutoffs: pd.Series,
+        now: pd.DataFrame | None,
+        as_of: pd.Timestamp | None,
+    ) -> dict[int, float]:
+        """Per learned horizon, the logit shift of :mod:`models.levels` (0: none)."""
+        offsets = dict.fromkeys(self.horizons, 0.0)
+        if now is None or as_of is None or len(now) == 0:
+            return offsets
+        now = now.iloc[level_sample(len(now), self.random_state)]
+        for horizon, classifier in self.timing_.items():
+            anchor = ANCHOR_COLUMN.format(days=horizon)
+            if not isinstance(classifier, SliceCalibratedClassifier) or anchor not in X:
+                continue
+            levels = slice_levels(labels[f"label_bought_{horizon}d"], X[anchor], cutoffs)
+            weight = anchor_weight(
+                levels["rate"].to_numpy(),
+                levels["anchor"].to_numpy(),
+                levels.index.to_numpy(),
+                as_of,
+            )
+            probabilities = classifier.predict_proba(now)[:, 1]
+            offsets[horizon] = level_offset(probabilities, now[anchor].to_numpy(float), weight)
+        return offsets
 
     def _positive(
         self,

@@ -50,7 +50,7 @@ from models.btyd_features import BTYD_FEATURES, BtydParams, add_btyd_features, f
 from models.repurchase import HORIZONS, RepurchaseModel
 from training.labels import as_of_day, orders_up_to
 from training.snapshots import build_training_frame, default_feature_builder
-from training.train import CHURN_DAYS, TrainedModel
+from training.train import CHURN_DAYS, TrainedModel, model_rows
 
 LOCAL_WORKERS = 2
 
@@ -199,6 +199,16 @@ def _partition_inputs(
     return training, at_end, summary
 
 
+def _features_at(
+    orders: pd.DataFrame, end: pd.Timestamp, products: pd.DataFrame | None, config: Any
+) -> pd.DataFrame:
+    """One partition's features at `end` with `config` (the frozen population statistics)."""
+    if not has_customers(orders, end):
+        return pd.DataFrame()
+    orders = orders.sort_index(kind="stable")  # original row order: see partition_by_customer
+    return default_feature_builder()(orders_up_to(orders, end), end, products, config)
+
+
 def _snapshot_configs(
     client: Client,
     snapshots: pd.DataFrame,
@@ -344,15 +354,32 @@ def train_with_dask(
         label_columns = [c for c in training.columns if c.startswith("label_")]
         columns = model_feature_columns(training.drop(columns=["cutoff", *label_columns]))
         settings = model.get_params() if model is not None else {"churn_days": CHURN_DAYS}
+        at_end = _stack([r[1] for r in results])
+        frozen = population_config(at_end, history, end, products, config, columns)
+        # the customers at as_of again, now with the whole shop's statistics (as scoring
+        # builds them), in the local engine's order: the model's level at as_of reads them
+        at_end = _stack(
+            client.gather(
+                client.compute(
+                    [
+                        dask.delayed(_features_at, pure=True)(part, end, shared_products, frozen)
+                        for part in by_customer.to_delayed()
+                    ]
+                )
+            )
+        ).sort_values("customer_id", ignore_index=True)
         estimator = _DaskBoostedRepurchaseModel(**settings).fit(
-            training[columns].astype(float), training[label_columns], training["cutoff"]
+            training[columns].astype(float),
+            training[label_columns],
+            training["cutoff"],
+            now=model_rows(at_end, btyd_params, columns),
+            as_of=end,
         )
-    at_end = _stack([r[1] for r in results])
     return TrainedModel(
         model=_plain_model(estimator),
         btyd_params=btyd_params,
         trained_as_of=end.date(),
-        feature_config=population_config(at_end, history, end, products, config, columns),
+        feature_config=frozen,
         use_btyd_features=use_btyd_features,
         snapshot_cutoffs=sorted(c.date() for c in training["cutoff"].unique()),
         n_training_rows=len(training),

@@ -70,6 +70,7 @@ def fit_model(
     ``features.config.FeatureConfig`` (None: defaults). Orders after `as_of` are ignored.
     """
     from features.pipeline import model_feature_columns
+    from features.population import population_config
 
     end = as_of_day(as_of)
     training = build_training_frame(
@@ -87,38 +88,34 @@ def fit_model(
         raise InputError(f"no paid orders early enough before {end.date()} to learn from")
     label_columns = [c for c in training.columns if c.startswith("label_")]
     columns = model_feature_columns(training.drop(columns=["cutoff", *label_columns]))
+    at_as_of = default_feature_builder()(orders, end, products, config)
+    btyd_params = _population_btyd_params(orders, end) if use_btyd_features else None
     estimator = model if model is not None else RepurchaseModel(churn_days=CHURN_DAYS)
     estimator.fit(
         training[columns].astype(float),
         training[label_columns],
         training["cutoff"],
+        now=model_rows(at_as_of, btyd_params, columns),
+        as_of=end,
     )
     return TrainedModel(
         model=estimator,
-        btyd_params=_population_btyd_params(orders, end) if use_btyd_features else None,
+        btyd_params=btyd_params,
         trained_as_of=end.date(),
-        feature_config=_frozen_feature_config(orders, end, products, config, columns),
+        feature_config=population_config(at_as_of, orders, end, products, config, columns),
         use_btyd_features=use_btyd_features,
         snapshot_cutoffs=sorted(c.date() for c in training["cutoff"].unique()),
         n_training_rows=len(training),
     )
 
 
-def _frozen_feature_config(
-    orders: pd.DataFrame,
-    as_of: pd.Timestamp,
-    products: pd.DataFrame | None,
-    config: Any,
-    model_columns: list[str],
-) -> Any:
-    """The feature config with the population statistics of `as_of` fixed (RFM splits,
-    channel and category lists, shop-wide pace; see :mod:`features.population`), so a
-    customer scored alone (the API) gets the same features as in the nightly batch."""
-    from features.population import population_config
-
-    build = default_feature_builder()
-    at_as_of = build(orders, as_of, products, config)
-    return population_config(at_as_of, orders, as_of, products, config, model_columns)
+def model_rows(
+    at_as_of: pd.DataFrame, btyd_params: BtydParams | None, columns: list[str]
+) -> pd.DataFrame:
+    """The customers at as_of as the model reads them (with the BTYD columns of the
+    parameters fitted at as_of), for :meth:`RepurchaseModel.fit`'s level at as_of."""
+    frame = add_btyd_features(at_as_of, btyd_params) if btyd_params is not None else at_as_of
+    return frame.reindex(columns=columns).astype(float)
 
 
 def _population_btyd_params(orders: pd.DataFrame, as_of: pd.Timestamp) -> BtydParams:

@@ -147,3 +147,36 @@ def test_only_short_horizons_split_on_the_due_columns(small_trained_model):
         assert gain_on_due_columns(model.timing_[horizon]) == 0.0
     if model.churn_ is not None:
         assert gain_on_due_columns(model.churn_) == 0.0
+
+
+def test_the_level_at_as_of_moves_towards_pareto_nbd_and_keeps_the_ranking(
+    small_trained_model, shop_orders, shop_as_of
+):
+    """Each horizon's average at as_of lies between its calibration slice's level and
+    Pareto/NBD's (models.levels); a constant logit shift, so every ranking is unchanged."""
+    from scipy.special import expit, logit
+
+    from training.predict import scoring_features
+
+    model = small_trained_model.model
+    offsets = model.level_offsets_
+    assert set(offsets) == set(model.horizons) and any(offsets.values())
+    features = scoring_features(small_trained_model, shop_orders, shop_as_of)
+    X = features.reindex(columns=model.feature_columns_).astype(float)
+    for horizon, offset in offsets.items():
+        calibrated = model.timing_[horizon].predict_proba(X)[:, 1]
+        shifted = expit(logit(calibrated) + offset)
+        anchor = features[f"pnbd_p_buy_{horizon}d"].mean()
+        low, high = sorted([calibrated.mean(), anchor])
+        assert low - 1e-9 <= shifted.mean() <= high + 1e-9
+        assert (np.argsort(shifted, kind="stable") == np.argsort(calibrated, kind="stable")).all()
+    # a model without the level (or pickled before it) predicts with its calibration alone
+    del model.level_offsets_
+    try:
+        plain = model.predict(X)
+    finally:
+        model.level_offsets_ = offsets
+    first = min(model.horizons)
+    np.testing.assert_allclose(
+        plain[f"p_buy_{first}d"], model.timing_[first].predict_proba(X)[:, 1]
+    )
