@@ -47,9 +47,7 @@ def test_the_offset_moves_the_mean_to_the_weighted_level_and_keeps_the_ranking(
     anchor[::10] = np.nan  # no BTYD fit for some: skipped
     shift = level_offset(probabilities, anchor, weight)
     shifted = expit(logit(probabilities) + shift)
-    target = expit(
-        (1 - weight) * logit(probabilities.mean()) + weight * logit(np.nanmean(anchor))
-    )
+    target = expit((1 - weight) * logit(probabilities.mean()) + weight * logit(np.nanmean(anchor)))
     assert shifted.mean() == pytest.approx(target, abs=1e-7)
     assert (np.argsort(shifted) == np.argsort(probabilities)).all()
 
