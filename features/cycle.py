@@ -19,13 +19,18 @@ one ``cycle_days`` came from):
    products table, lines of one SKU on one day summed) times the customer's *pace*: how many
    days one label-day of supply lasts them.
 
-   - For ``cycle_days`` the supply of the *usual basket*: the SKU that has covered most of the
-     customer's days (the most label supply bought in total over all its purchase days; ties
-     go to the most recently bought), at the customer's usual quantity of it: the median
-     units per purchase day, the lower middle one when their number is even (a sale stock-up
-     adds units, it never removes any). "Most label supply" rather than "most purchase days",
-     because a short-lived add-on (a 10-day drip pack next to 50-day beans) is bought more
-     often without being what the customer mostly lives on.
+   - For ``cycle_days`` the supply of the *usual basket*: the SKU whose run-outs set the
+     customer's rhythm, at the customer's usual quantity of it (the median units per purchase
+     day, the lower middle one when their number is even: a sale stock-up adds units, it
+     never removes any). That SKU is, in turn of these rules, one the customer has bought on
+     two days or more (a one-off is not a habit), one still in use (its last purchase had
+     not run out twice over, by the label, before the customer's last purchase day: a
+     product they switched away from is not), the one they started with (the earliest first
+     purchase: a product added later rides along), the most label supply bought in total
+     (started together: a short-lived add-on, a 10-day drip pack next to 50-day beans, is
+     bought more often without being what the customer lives on), the most recently bought.
+     On the sample shop, where 22% of the customers also use a second product, "the most
+     label supply" alone chose the second product for about one in five of them;
    - For the depletion date the supply bought on the last purchase day.
 
    People use products faster or slower than the label says, so the pace is learned from each
@@ -168,7 +173,7 @@ def cycle_features(
     pace = customer_pace(
         sku_days, supply_bought, n, config.cycle_pace_prior_gaps, config.cycle_shop_pace
     )
-    usual = usual_basket_supply(sku_days, supply_bought, per_unit, n) * pace.pace
+    usual = usual_basket_supply(sku_days, supply_bought, per_unit, last_day) * pace.pace
     last_supply = _earliest_on_last_day(sku_days, supply_bought, on_last_day, n) * pace.pace
     frozen_intervals = getattr(config, "cycle_sku_intervals", None)
     if frozen_intervals is None:
@@ -246,38 +251,59 @@ def _first_known(
 
 
 def usual_basket_supply(
-    sku_days: SkuDays, supply_bought: FloatArray, per_unit: FloatArray, n_customers: int
+    sku_days: SkuDays, supply_bought: FloatArray, per_unit: FloatArray, last_day: IntArray
 ) -> FloatArray:
     """Label days of supply of each customer's usual purchase (NaN when no SKU's is known).
 
-    The usual SKU is the one that has covered most of the customer's days: the largest label
-    supply bought in total (quantity x days_of_supply over all its purchase days; ties go to
-    the most recently bought, then to the last SKU name), among SKUs with a known supply.
-    The usual quantity is the customer's median quantity of that SKU per purchase day, the
-    lower middle one when the count is even: a sale stock-up adds units, it never removes any.
+    The usual SKU, among SKUs with a known supply, is chosen by these rules in turn (the
+    module docstring says why): bought on two days or more; still in use (its last purchase
+    plus twice that purchase's label supply reaches the customer's last purchase day); the
+    earliest first purchase; the most label supply in total; the latest last purchase; the
+    last SKU name. The usual quantity is the customer's lower-median quantity of that SKU
+    per purchase day. ``last_day`` is each customer's last purchase day.
     """
-    out = np.full(n_customers, np.nan)
+    out = np.full(len(last_day), np.nan)
     known = ~np.isnan(supply_bought)
     if not known.any():
         return out
-    code, sku, day = sku_days.code[known], sku_days.sku[known], sku_days.day[known]
-    usual_quantity, supply = sku_days.usual_quantity[known], supply_bought[known]
+    code, sku, day = sku_days.code, sku_days.sku, sku_days.day
+    usual_quantity, supply = sku_days.usual_quantity, supply_bought
+    if not known.all():  # copies of millions of entries, only when some supply is unknown
+        code, sku, day = code[known], sku[known], day[known]
+        usual_quantity, supply = usual_quantity[known], supply[known]
     # entries are sorted by customer, SKU and day: each (customer, SKU) is one run
     run_start = np.concatenate([[True], (code[1:] != code[:-1]) | (sku[1:] != sku[:-1])])
     starts = np.flatnonzero(run_start)
-    total = np.add.reduceat(supply, starts)
-    last = day[np.append(starts[1:], len(code)) - 1]
-    # per customer (runs are in customer order): the most supply, then the latest day among
-    # the runs with that much; two reductions instead of a sort
+    ends = np.append(starts[1:], len(code)) - 1
     run_code = code[starts]
-    new_customer = np.concatenate([[True], run_code[1:] != run_code[:-1]])
-    first_run, owner = np.flatnonzero(new_customer), np.cumsum(new_customer) - 1
-    most = np.maximum.reduceat(total, first_run)[owner] == total
-    latest = np.maximum.reduceat(np.where(most, last, -1), first_run)[owner]
-    chosen = np.flatnonzero(most & (last == latest))
+    # the rules in turn, each narrowing every customer's candidate runs to the best ones;
+    # later rules only see the runs still tied, usually few (a sort of all runs took longer)
+    rules: list[Callable[[IntArray], FloatArray]] = [
+        # bought on two days or more, then still in use
+        lambda r: (
+            2.0 * (ends[r] > starts[r])
+            + (day[ends[r]] + 2 * supply[ends[r]] >= last_day[run_code[r]])
+        ),
+        lambda r: -day[starts[r]].astype(np.float64),  # started with first
+        lambda r: np.add.reduceat(supply, starts)[r],  # the most label supply in total
+        lambda r: day[ends[r]].astype(np.float64),  # the most recently bought
+    ]
+    boundary = np.concatenate([[True], run_code[1:] != run_code[:-1], [True]])
+    alone = boundary[:-1] & boundary[1:]  # the customer's only run: nothing to choose
+    chosen = np.flatnonzero(~alone)
+    for rule in rules:
+        candidates = run_code[chosen]
+        new_customer = np.concatenate([[True], candidates[1:] != candidates[:-1]])
+        if new_customer.all():
+            break  # one run left per customer
+        values = rule(chosen)
+        first, owner = np.flatnonzero(new_customer), np.cumsum(new_customer) - 1
+        chosen = chosen[values == np.maximum.reduceat(values, first)[owner]]
     # still a tie (SKUs always bought together, as much of each): the last SKU code, which
     # is the last name (features.prepared numbers SKUs in name order)
-    chosen = chosen[np.append(run_code[chosen][1:] != run_code[chosen][:-1], True)]
+    if len(chosen):
+        chosen = chosen[np.append(run_code[chosen][1:] != run_code[chosen][:-1], True)]
+    chosen = np.concatenate([np.flatnonzero(alone), chosen])
     out[run_code[chosen]] = usual_quantity[starts][chosen] * per_unit[sku[starts][chosen]]
     return out
 

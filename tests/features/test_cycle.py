@@ -38,7 +38,7 @@ PRODUCTS = pd.DataFrame(
 def shop(orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame]) -> pd.DataFrame:
     rows: list[dict[str, object]] = [
         # a: last day Mar 1 bought 2 x (2*15 = 30 days) and 1 y (60 days) -> x runs out first;
-        # y (60 label days) covered more of a's days than x (15 + 30) -> a's usual cycle is y
+        # x, bought on two days, is a's habit (y once, on the last day): usual cycle 1 x = 15
         {"customer_id": "a", "ordered_at": "2024-01-01", "amount": 5, "order_id": "a0", "sku": "x"},
         {
             "customer_id": "a",
@@ -77,7 +77,7 @@ def test_each_source_of_the_chain(shop: pd.DataFrame) -> None:
     assert frame["cycle_source"].tolist() == [
         "supply", "own_intervals", "sku_intervals", "all_customers", "own_intervals",
     ]  # fmt: skip
-    assert frame["cycle_days"].tolist() == [60.0, 25.0, 7.0, 20.0, 7.0]
+    assert frame["cycle_days"].tolist() == [15.0, 25.0, 7.0, 20.0, 7.0]
     assert frame.loc["a", "depletion_date"] == pd.Timestamp("2024-03-31")  # x: Mar 1 + 30
     assert frame.loc["a", "overdue_ratio"] == pytest.approx(30 / 30)  # of the last purchase
     assert frame.loc["b", "depletion_date"] == pd.Timestamp("2024-03-16")  # Feb 20 + 25 (leap year)
@@ -266,27 +266,45 @@ def test_usual_cycle_ignores_a_stock_up_and_an_add_on_the_depletion_does_not(
     assert frame.loc["t", "depletion_date"] == pd.Timestamp("2024-03-02")
 
 
-def test_the_usual_sku_covers_most_days_ties_go_to_the_most_recent(
+def _last_days(prepared: PreparedOrders) -> np.ndarray:
+    """Each customer's last purchase day."""
+    return prepared.day_value[prepared.day_offsets[1:] - 1]
+
+
+def test_the_usual_sku_is_a_repeated_one_still_in_use_the_customer_started_with(
     orders_from_rows: Callable[[list[dict[str, object]]], pd.DataFrame],
 ) -> None:
-    # u: 4 x 15 = 60 label days of x (bought often) vs 2 x 60 = 120 of y: y is the usual one;
-    # v: 60 label days each of x (4 purchases) and y (1, more recent): the tie goes to y
-    lines_u = [(f"2024-01-{d:02d}", "x", 1.0, 0.0) for d in (1, 8, 15, 22)]
-    lines_u += [("2024-01-01", "y", 1.0, 0.0), ("2024-03-01", "y", 1.0, 0.0)]
-    lines_v = [(f"2024-01-{d:02d}", "x", 1.0, 0.0) for d in (1, 16, 31)]
-    lines_v += [("2024-02-15", "x", 1.0, 0.0), ("2024-02-20", "y", 1.0, 0.0)]
-    days = sku_purchase_days(
-        prepare_orders(
-            orders_from_rows(_sku_orders("u", lines_u) + _sku_orders("v", lines_v)), AS_OF
-        )
-    )
+    # x lasts 15 label days a unit, y 60. Usual cycle per customer:
+    # u: started with x and y together; x last bought Jan 22 ran out twice over (Feb 21)
+    #    before u's last purchase (Mar 1): y, 60;
+    # v: x on four days, y once (more recent, a one-off so far): x, 15;
+    # w: started with x (5 x 15 = 75 label days), added y later (2 x 60 = 120): x, 15;
+    # s: x three times (Jan), then y (Feb, Mar): switched to y, x no longer in use: y, 60;
+    # t: started with x and y together, both still in use: the most label supply, y, 60
+    lines = {
+        customer: [(f"2024-{purchase[:5]}", purchase[-1], 1.0, 0.0) for purchase in purchases]
+        for customer, purchases in {
+            "u": ["01-01 x", "01-08 x", "01-15 x", "01-22 x", "01-01 y", "03-01 y"],
+            "v": ["01-01 x", "01-16 x", "01-31 x", "02-15 x", "02-20 y"],
+            "w": ["01-01 x", "01-16 x", "01-31 x", "02-15 x", "03-01 x", "01-10 y", "03-01 y"],
+            "s": ["01-01 x", "01-16 x", "01-31 x", "02-10 y", "03-25 y"],
+            "t": ["01-01 x", "01-01 y", "01-16 x", "03-01 y", "03-01 x"],
+        }.items()
+    }
+    rows = [row for customer, own in lines.items() for row in _sku_orders(customer, own)]
+    prepared = prepare_orders(orders_from_rows(rows), AS_OF)
+    days = sku_purchase_days(prepared)
     per_unit = np.array([15.0, 60.0])  # codes: x, y (sku_names are sorted)
     supply = days.quantity * per_unit[days.sku]
-    assert usual_basket_supply(days, supply, per_unit, 2).tolist() == [60.0, 60.0]
+    last_day = _last_days(prepared)
+    chosen = usual_basket_supply(days, supply, per_unit, last_day)
+    usual = dict(zip(prepared.customer_ids, chosen, strict=True))
+    assert usual == {"s": 60.0, "t": 60.0, "u": 60.0, "v": 15.0, "w": 15.0}
     # v without y: x at its usual quantity
     only_x = days.sku == 0
     kept = SkuDays(days.code[only_x], days.sku[only_x], days.day[only_x], days.quantity[only_x])
-    assert usual_basket_supply(kept, supply[only_x], per_unit, 2).tolist() == [15.0, 15.0]
+    without_y = usual_basket_supply(kept, supply[only_x], per_unit, last_day)
+    assert without_y[list(usual).index("v")] == 15.0
 
 
 def test_a_tie_for_the_usual_sku_goes_to_the_last_name_whoever_else_is_in_the_frame(
@@ -309,7 +327,8 @@ def test_a_tie_for_the_usual_sku_goes_to_the_last_name_whoever_else_is_in_the_fr
         assert list(prepared.sku_names) == ["a", "b"]
         days = sku_purchase_days(prepared)
         per_unit = np.full(len(prepared.sku_names), 15.0)
-        usual = usual_basket_supply(days, days.quantity * per_unit[days.sku], per_unit, 2)
+        supply = days.quantity * per_unit[days.sku]
+        usual = usual_basket_supply(days, supply, per_unit, _last_days(prepared))
         assert usual[0] == 30.0  # u sorts first
 
 
