@@ -12,7 +12,9 @@
    other in the same run (so each figure is that endpoint's own capacity): POST /v1/predict
    with a 20-order history (200 different customers, cycled), GET /v1/customers/{id},
    GET /health.
-4. Prints throughput (successful requests per second) and p50/p95/p99 latency per request
+4. Measures the stack's floor the same way: `bench/floor_app.py` (uvicorn, FastAPI and the
+   same validated `PredictIn` body, nothing computed) under POST /v1/predict and GET /health.
+5. Prints throughput (successful requests per second) and p50/p95/p99 latency per request
    type and writes them as JSON.
 
 A Python load generator (httpx) tops out near 100 requests/s on this class of machine, which
@@ -187,6 +189,44 @@ def run_load(
     return {kind: run_wrk(base, kind, inputs[kind], args) for kind in KINDS}
 
 
+def measure_floor(args: argparse.Namespace) -> dict[str, Any]:
+    """POST /v1/predict and GET /health on `bench/floor_app.py` (see step 4), by wrk."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(args.work / "floor.log", "wb")  # noqa: SIM115 - lives as long as the server
+    here = str(Path(__file__).resolve().parent)
+    command = ["-m", "uvicorn", "floor_app:app", "--app-dir", here, "--port", str(port)]
+    server = subprocess.Popen(
+        [sys.executable, *command, "--log-level", "warning"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_floor(base, server, args.work / "floor.log")
+        bodies = args.work / "predict_bodies.jsonl"
+        return {kind: run_wrk(base, kind, bodies, args) for kind in ("predict", "health")}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def wait_floor(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"floor server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("floor server not up after 60 s")
+
+
 def main() -> None:
     import numpy as np
 
@@ -224,6 +264,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    floor = measure_floor(args)
     result = {
         "model_version": ready.get("model_version"),
         "concurrency": args.concurrency,
@@ -233,18 +274,23 @@ def main() -> None:
         "seeding_s": round(seeding, 1),
         "cpus": os.cpu_count(),
         "endpoints": summary,
+        "stack_floor": floor,
     }
-    print(f"{'request':<26}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'request':<33}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
     names = {
         "predict": "POST /v1/predict (20)",
         "customer": "GET /v1/customers/{id}",
         "health": "GET /health",
     }
-    for kind, row in summary.items():
+    rows = [(names[kind], row) for kind, row in summary.items()]
+    rows += [(f"floor: {names[kind]}", row) for kind, row in floor.items()]
+    for name, row in rows:
         print(
-            f"{names[kind]:<26}{row['throughput_rps']:>8}{row['p50_ms']!s:>9}"
+            f"{name:<33}{row['throughput_rps']:>8}{row['p50_ms']!s:>9}"
             f"{row['p95_ms']!s:>9}{row['p99_ms']!s:>9}{row['errors']:>8}"
         )
+    ratio = summary["predict"]["throughput_rps"] / summary["health"]["throughput_rps"]
+    print(f"predict / health: {ratio:.1%} (target 50%, p99 under 25 ms)")
     out = args.work / "bench_api.json"
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")
