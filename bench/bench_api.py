@@ -202,29 +202,13 @@ def measure_floor(args: argparse.Namespace) -> dict[str, Any]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_floor(base, server, args.work / "floor.log")
+        wait_ready(base, server, args.work / "floor.log", 60.0)
         bodies = args.work / "predict_bodies.jsonl"
         return {kind: run_wrk(base, kind, bodies, args) for kind in ("predict", "health")}
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-
-
-def wait_floor(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"floor server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("floor server not up after 60 s")
 
 
 def main() -> None:

@@ -20,6 +20,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@app.get("/ready")  # what bench_api.wait_ready polls
+async def ready() -> dict[str, str]:
+    return {"status": "ready"}
+
+
 @app.post("/v1/predict")
 async def predict(body: PredictIn) -> dict[str, int]:
     return {"orders": len(body.orders)}
