@@ -102,6 +102,8 @@ def fit_model(
         model=estimator,
         btyd_params=btyd_params,
         trained_as_of=end.date(),
+        # population statistics of as_of fixed (RFM splits, channel and category lists, the
+        # shop-wide pace): a customer scored alone (the API) gets the batch's features
         feature_config=population_config(at_as_of, orders, end, products, config, columns),
         use_btyd_features=use_btyd_features,
         snapshot_cutoffs=sorted(c.date() for c in training["cutoff"].unique()),

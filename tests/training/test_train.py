@@ -57,3 +57,25 @@ def test_scoring_features_use_stored_params_not_a_refit(
     expected = full.set_index("customer_id").loc[half["customer_id"], columns].to_numpy()
     np.testing.assert_array_equal(half[columns].to_numpy(), expected)
     assert np.isfinite(expected).all()
+
+
+def test_orders_after_as_of_change_nothing_the_model_learns(
+    small_trained_model, shop_orders, shop_as_of
+):
+    """The fixture model saw the shop's orders to the end of the year, two months past its
+    as_of; trained on the orders up to as_of only it is the same model: the same level at
+    as_of (built from the customers at as_of) and the same scores."""
+    from models.repurchase import RepurchaseModel
+    from training.labels import as_of_day, orders_up_to
+    from training.train import fit_model
+
+    history = orders_up_to(shop_orders, as_of_day(shop_as_of))
+    assert len(history) < len(shop_orders)
+    model = RepurchaseModel(n_estimators=40, min_child_samples=20)
+    alone = fit_model(history, shop_as_of, step_days=14, max_snapshots=12, model=model)
+    assert alone.model.level_offsets_ == small_trained_model.model.level_offsets_
+    assert any(alone.model.level_offsets_.values())
+    pd.testing.assert_frame_equal(
+        score_customers(alone, history, shop_as_of),
+        score_customers(small_trained_model, history, shop_as_of),
+    )
