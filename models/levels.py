@@ -41,8 +41,8 @@ def anchor_weight(
     `rates` and `anchor_means` are per labelled snapshot, in the order of `cutoffs`
     (ascending); the newest one is the calibration slice.
     """
-    if len(rates) < MIN_SLICES:
-        return 0.0
+    if len(rates) < MIN_SLICES or np.isnan(anchor_means).any():
+        return 0.0  # too few snapshots, or one without the anchor (no BTYD fit there)
     observed, anchored = logit(rates), logit(anchor_means)
     days = np.diff(pd.to_datetime(cutoffs).to_numpy()).astype("timedelta64[D]").astype(float)
     spacing = float(np.median(days))
@@ -62,7 +62,7 @@ def level_offset(probabilities: np.ndarray, anchor: np.ndarray, weight: float) -
     `anchor` (NaN anchors skipped), in logit terms.
     """
     anchor = anchor[~np.isnan(anchor)]
-    if weight <= 0 or len(probabilities) == 0 or len(anchor) == 0:
+    if not weight > 0 or len(probabilities) == 0 or len(anchor) == 0:  # NaN weight too
         return 0.0
     own_level, anchor_level = logit(np.array([np.mean(probabilities), np.mean(anchor)]))
     target = float(expit((1 - weight) * own_level + weight * anchor_level))

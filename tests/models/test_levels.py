@@ -37,6 +37,14 @@ def test_too_few_slices_to_measure_movement_leave_the_level() -> None:
     assert anchor_weight(rates, rates, CUTOFFS[-2:], AS_OF) == 0.0
 
 
+def test_a_snapshot_without_the_anchor_leaves_the_level() -> None:
+    rates = np.array([0.30, 0.25, 0.21, 0.18, 0.15, 0.13])
+    anchor = rates.copy()
+    anchor[2] = np.nan  # no BTYD fit at that cutoff
+    assert anchor_weight(rates, anchor, CUTOFFS, AS_OF) == 0.0
+    assert level_offset(np.array([0.1, 0.2]), np.array([0.3, 0.4]), float("nan")) == 0.0
+
+
 @pytest.mark.parametrize("weight", [0.25, 0.5, 1.0])
 def test_the_offset_moves_the_mean_to_the_weighted_level_and_keeps_the_ranking(
     weight: float,
