@@ -267,6 +267,7 @@ class RepurchaseModel(BaseEstimator):
         if now is None or as_of is None or len(now) == 0:
             return offsets
         now = now.iloc[level_sample(len(now), self.random_state)]
+        rows = feature_rows(now)  # once for every horizon, as in predict
         for horizon, classifier in self.timing_.items():
             anchor = ANCHOR_COLUMN.format(days=horizon)
             if not isinstance(classifier, SliceCalibratedClassifier) or anchor not in X:
@@ -278,7 +279,7 @@ class RepurchaseModel(BaseEstimator):
                 levels.index.to_numpy(),
                 as_of,
             )
-            probabilities = classifier.predict_proba(now)[:, 1]
+            probabilities = self._positive(classifier, rows, now)
             offsets[horizon] = level_offset(probabilities, now[anchor].to_numpy(float), weight)
         return offsets
 

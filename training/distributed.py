@@ -194,7 +194,7 @@ def _partition_inputs(
     )
     if snapshot_configs is not None:
         return training, pd.DataFrame(), pd.DataFrame()
-    at_end = build_features(orders_up_to(orders, end), end, products, config)
+    at_end = _features_at(orders, end, products, config)
     summary = customer_summary(orders, end)
     return training, at_end, summary
 
@@ -202,7 +202,7 @@ def _partition_inputs(
 def _features_at(
     orders: pd.DataFrame, end: pd.Timestamp, products: pd.DataFrame | None, config: Any
 ) -> pd.DataFrame:
-    """One partition's features at `end` with `config` (the frozen population statistics)."""
+    """One partition's features at `end` with `config` (empty without customers by then)."""
     if not has_customers(orders, end):
         return pd.DataFrame()
     orders = orders.sort_index(kind="stable")  # original row order: see partition_by_customer
