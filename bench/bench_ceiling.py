@@ -93,7 +93,7 @@ def history_columns(
             "first_gap_days": (second["day"] - first["day"]).dt.days,
         }
     )
-    window = ((as_of - days["day"]).dt.days // 30).clip(upper=HISTORY_WINDOWS)
+    window = (as_of - days["day"]).dt.days // 30
     counts = (
         days.assign(window=window)[window < HISTORY_WINDOWS]
         .pivot_table(index="customer_id", columns="window", values="day", aggfunc="size")
@@ -144,6 +144,7 @@ def run_split(
     from training.labels import as_of_day
 
     result = run_backtest(orders, as_of, products)
+    assert result.trained is not None  # run_backtest always trains
     model_columns = result.trained.model.feature_columns_
     customers = result.customers.reset_index(drop=True)
     own = customers.reindex(columns=model_columns).astype(float)
@@ -165,8 +166,11 @@ def run_split(
         # the forecast must line up with the outcomes: its AUC is the backtest's
         assert abs(roc_auc_score(y, forecast) - float(row["model"])) < 1e-9
         start = logit(forecast.to_numpy(dtype=float))
-        column_sets = {"model": (own, None), "model+history": (richer, None)}
-        column_sets["from_forecast"] = (richer, start)
+        column_sets = {
+            "model": (own, None),
+            "model+history": (richer, None),
+            "from_forecast": (richer, start),
+        }
         for key, (X, init) in column_sets.items():
             name = f"ceiling_{key}"
             aucs = cross_validated_auc(X, y, seeds, folds, init)
