@@ -10,7 +10,8 @@ to the Pareto/NBD model", Marketing Science 24(2), 275-284.
   model" (brucehardie.com/notes/021); equal to 1 when ``x = 0`` (dropout only happens right
   after a purchase).
 - Conditional expected purchases in ``(T, T + t]``: equation (10), with the Gauss
-  hypergeometric function ``2F1``.
+  hypergeometric function ``2F1`` (where scipy's ``2F1`` fails, far out on the likelihood's
+  no-dropout ridge, by Pfaff's transformation summed as a series).
 - ``P(at least one purchase in (T, T + t] | x, t_x, T)``: given alive at ``T`` the rate's
   posterior is ``Gamma(r + x, alpha + T)`` and dropout cannot precede the next purchase, so
   ``P = P(alive) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x))`` (derived here, not in
@@ -135,7 +136,12 @@ class BetaGeoModel(BaseEstimator):
         z = horizon / (alpha + data.T + horizon)
         hyper = hyp2f1(r + x, b + x, a + b + x - 1, z)
         shrink = np.exp((r + x) * (np.log(alpha + data.T) - np.log(alpha + data.T + horizon)))
-        numerator = (a + b + x - 1) / (a - 1) * (1 - shrink * hyper)
+        product = np.asarray(shrink * hyper, dtype=np.float64)
+        if not np.isfinite(product).all():
+            product = _where_not_finite(
+                product, r + x, a - 1, a + b + x - 1, -horizon / (alpha + data.T)
+            )
+        numerator = (a + b + x - 1) / (a - 1) * (1 - product)
         return np.asarray(numerator * np.exp(-np.logaddexp(0.0, self._log_dropout_odds(data))))
 
     def probability_of_purchase(
@@ -161,3 +167,40 @@ class BetaGeoModel(BaseEstimator):
         if p_alive is None:
             p_alive = self.probability_alive(frequency, recency, T)
         return np.asarray(np.asarray(p_alive) * buy_if_alive)
+
+
+# Terms of the series below: enough for |w| up to about 0.9 to reach double precision.
+_SERIES_TERMS = 400
+
+
+def _where_not_finite(
+    product: FloatArray, A: ArrayLike, B: float, C: ArrayLike, w: ArrayLike
+) -> FloatArray:
+    """``product`` (``shrink * 2F1(...)`` of equation (10)) where it is finite; elsewhere the
+    same quantity by Pfaff's transformation, ``2F1(A, B; C; w)`` with ``A = r + x``,
+    ``B = a - 1``, ``C = a + b + x - 1``, ``w = -t / (alpha + T)``, summed as its power series.
+
+    A fit on a young shop can end far out on the likelihood's ridge of no dropout and a
+    near-constant buying rate (``r`` and ``alpha`` in the tens of millions, ``a`` near 0):
+    scipy's ``hyp2f1`` then returns NaN, though the value is tame (``shrink`` is
+    ``(1 - z) ** (r + x)`` and cancels Pfaff's factor ``(1 - z) ** -(r + x)``). With
+    ``alpha`` that large ``|w|`` is tiny and the series converges in a few terms; where
+    ``|w| >= 1`` it would not, and NaN stays.
+    """
+    A, C, w = np.broadcast_arrays(
+        np.asarray(A, dtype=np.float64),
+        np.asarray(C, dtype=np.float64),
+        np.asarray(w, dtype=np.float64),
+    )
+    product = np.array(np.broadcast_to(product, A.shape), dtype=np.float64)
+    bad = ~np.isfinite(product) & (np.abs(w) < 1)
+    A, C, w = A[bad], C[bad], w[bad]
+    term = np.ones_like(w)
+    total = np.ones_like(w)
+    for n in range(_SERIES_TERMS):
+        term = term * (A + n) * (B + n) / ((C + n) * (n + 1)) * w
+        total = total + term
+        if not (np.abs(term) > 1e-16 * np.abs(total)).any():
+            break
+    product[bad] = total
+    return product

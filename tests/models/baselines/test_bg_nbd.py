@@ -102,6 +102,20 @@ def test_expected_purchases_grow_with_the_horizon(fitted_bg_nbd: BetaGeoModel) -
     assert (np.diff(grid, axis=0) > 0).all()
 
 
+def test_expected_purchases_stay_finite_far_out_on_the_no_dropout_ridge() -> None:
+    """A young shop's fit (75 days of orders) ended here: scipy's 2F1 is NaN at these
+    parameters, though the answer is nearly a Poisson rate times the horizon (no dropout)."""
+    model = BetaGeoModel()
+    model.params_ = {"r": 42933480.9, "alpha": 2374706889.99, "a": 0.000167675, "b": 5791.05}
+    x, t_x, T = np.array([0.0, 1.0, 4.0]), np.array([0.0, 30.0, 70.0]), np.array([10.0, 60.0, 75.0])
+    expected = model.expected_purchases(90, x, t_x, T)
+    r, alpha = model.params_["r"], model.params_["alpha"]
+    without_dropout = (r + x) / (alpha + T) * 90 * model.probability_alive(x, t_x, T)
+    assert np.isfinite(expected).all()
+    assert (expected <= without_dropout).all()  # dropout can only take purchases away
+    np.testing.assert_allclose(expected, without_dropout, rtol=1e-6)
+
+
 def test_time_unit_only_rescales_alpha(
     fitted_bg_nbd: BetaGeoModel, cdnow_sample: pd.DataFrame
 ) -> None:
