@@ -187,18 +187,17 @@ def _where_not_finite(
     ``alpha`` that large ``|w|`` is tiny and the series converges in a few terms; where
     ``|w| >= 1`` it would not, and NaN stays.
     """
-    A, C, w = np.broadcast_arrays(
-        np.asarray(A, dtype=np.float64),
-        np.asarray(C, dtype=np.float64),
-        np.asarray(w, dtype=np.float64),
+    upper, lower, argument = (
+        np.asarray(array, dtype=np.float64)
+        for array in np.broadcast_arrays(np.asarray(A), np.asarray(C), np.asarray(w))
     )
-    product = np.array(np.broadcast_to(product, A.shape), dtype=np.float64)
-    bad = ~np.isfinite(product) & (np.abs(w) < 1)
-    A, C, w = A[bad], C[bad], w[bad]
-    term = np.ones_like(w)
-    total = np.ones_like(w)
+    product = np.array(np.broadcast_to(product, argument.shape), dtype=np.float64)
+    bad = ~np.isfinite(product) & (np.abs(argument) < 1)
+    upper, lower, argument = upper[bad], lower[bad], argument[bad]
+    term = np.ones_like(argument)
+    total = np.ones_like(argument)
     for n in range(_SERIES_TERMS):
-        term = term * (A + n) * (B + n) / ((C + n) * (n + 1)) * w
+        term = term * (upper + n) * (B + n) / ((lower + n) * (n + 1)) * argument
         total = total + term
         if not (np.abs(term) > 1e-16 * np.abs(total)).any():
             break
