@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.prompted import DEFAULT_WITHIN_DAYS
+
 DEFAULT_WINDOWS = (7, 14, 30, 90, 180, 365)
 
 
@@ -160,6 +162,15 @@ class FeatureConfig(BaseModel):
         "customer's own is shrunk towards; default: learned from the data. Fix it and "
         "cycle_pace_prior_gaps (features.cycle.learn_pace_prior at training) so that a "
         "customer's cycle_days does not depend on who else is scored.",
+    )
+
+    prompted_within_days: float = Field(
+        default=DEFAULT_WITHIN_DAYS,
+        ge=0,
+        description="With a contacts history, a purchase at most this many days after a touch "
+        "of the customer is taken as prompted by it (features.prompted): the message chose "
+        "its day, so the consumption cycle does not learn the customer's pace from it. "
+        "0 marks none.",
     )
 
     @model_validator(mode="after")

@@ -40,8 +40,10 @@ one ``cycle_days`` came from):
      the customer bought the same SKU again, over the label days that the earlier purchase
      bought; it does not count when the later purchase was a sale stock-up (discounted, and
      more units than the customer's usual quantity of the SKU: the promotion chose the day,
-     not the run-out), nor when it is more than 1.5 times longer or shorter than the
-     customer's own median observation (a pause, a gift, a purchase for someone else);
+     not the run-out), nor when it was prompted (it came within days of a reminder or a
+     campaign message, :mod:`features.prompted`: the message chose the day), nor when it is
+     more than 1.5 times longer or shorter than the customer's own median observation (a
+     pause, a gift, a purchase for someone else);
    - the customer's pace is ``exp`` of the mean of their observations (with stock-ups and
      outliers gone, the mean of the logs is the more precise summary of ordinary
      irregularity), shrunk towards the shop-wide pace (the median over customers of their own
@@ -119,6 +121,7 @@ class SkuDays:
 
     ``quantity`` sums the lines of that SKU on that day; rows without a SKU are left out.
     ``discounted``: any of those lines had a discount (None: no discounts known).
+    ``prompted``: any of those lines answered a message (None: not known).
     """
 
     code: IntArray
@@ -126,6 +129,7 @@ class SkuDays:
     day: IntArray
     quantity: FloatArray
     discounted: BoolArray | None = None
+    prompted: BoolArray | None = None
 
     def repeats(self) -> BoolArray:
         """``repeats()[i]``: entry ``i + 1`` is the next purchase of entry ``i``'s SKU."""
@@ -329,12 +333,16 @@ def sku_purchase_days(prepared: PreparedOrders) -> SkuDays:
     first = np.ones(len(code), dtype=bool)
     first[1:] = (code[1:] != code[:-1]) | (sku[1:] != sku[:-1]) | (day[1:] != day[:-1])
     starts = np.flatnonzero(first)
+    prompted = None
+    if prepared.prompted is not None:
+        prompted = np.logical_or.reduceat(prepared.prompted[rows][order], starts)
     return SkuDays(
         code[starts],
         sku[starts],
         day[starts],
         np.add.reduceat(quantity, starts),
         np.add.reduceat(discount, starts) > 0,
+        prompted,
     )
 
 
@@ -385,6 +393,7 @@ def pace_observations(
     - the supply of the earlier purchase is unknown;
     - it was a sale stock-up (discounted, and more units than the customer's usual quantity
       of that SKU): the promotion chose that day, not the run-out;
+    - it was prompted (``features.prompted``: it answered a reminder or a campaign);
     - it is more than 1.5 times longer or shorter than the customer's own median observation
       (``_OUTLIER_FACTOR``): a pause, a gift, a purchase for someone else.
     """
@@ -392,6 +401,8 @@ def pace_observations(
     if sku_days.discounted is not None:
         stock_up = sku_days.discounted & (sku_days.quantity > sku_days.usual_quantity)
         repeat &= ~stock_up[1:]
+    if sku_days.prompted is not None:  # a message chose the day, not the run-out
+        repeat &= ~sku_days.prompted[1:]
     codes = sku_days.code[:-1][repeat]
     gaps = (sku_days.day[1:] - sku_days.day[:-1])[repeat]
     log_ratio = np.log(gaps / supply_bought[:-1][repeat])

@@ -90,6 +90,8 @@ class PreparedOrders:
     other_code: IntArray
     other_status: IntArray  # 0 paid (a return line), 1 refunded, 2 cancelled
     other_amount: FloatArray
+    # per row: the purchase answered a message (``features.prompted``); None: not known
+    prompted: BoolArray | None = None
 
     @property
     def n_customers(self) -> int:
@@ -100,7 +102,7 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
     """Sort and encode the canonical orders frame (see ``features.tables.read_orders``).
 
     Required columns: ``customer_id``, ``ordered_at``, ``amount``, ``order_id``, ``status``;
-    ``sku``, ``quantity``, ``discount``, ``channel`` are used when present.
+    ``sku``, ``quantity``, ``discount``, ``channel``, ``prompted`` are used when present.
     Only rows with ``ordered_at < as_of + 1 day`` are looked at.
     """
     validate_columns(orders, REQUIRED_ORDER_COLUMNS, "orders")
@@ -198,6 +200,9 @@ def prepare_orders(orders: pd.DataFrame, as_of: dt.date | pd.Timestamp | str) ->
         other_code=code_all[other_rows],
         other_status=status_all[other_rows],
         other_amount=amount_all[other_rows],
+        prompted=(
+            orders["prompted"].to_numpy(dtype=bool)[rows] if "prompted" in orders.columns else None
+        ),
     )
 
 

@@ -66,9 +66,10 @@ def read_orders(path: str | Path, column_map: ColumnMap | None = None) -> pd.Dat
     """Read an orders file into the canonical orders frame.
 
     Required columns: ``customer_id``, ``ordered_at``, ``amount``. Optional: ``order_id``,
-    ``sku``, ``quantity`` (1), ``discount`` (0), ``channel``, ``status`` (``paid``).
-    Without ``order_id`` each row is its own order. Rows repeating an ``order_id`` + ``sku``
-    pair are counted once.
+    ``sku``, ``quantity`` (1), ``discount`` (0), ``channel``, ``status`` (``paid``),
+    ``prompted`` (the order answered a message: see ``features.prompted``). Without
+    ``order_id`` each row is its own order. Rows repeating an ``order_id`` + ``sku`` pair are
+    counted once.
     """
     return canonical_orders(
         _read_file(path, column_map, dictionary_columns=ORDER_DICTIONARY_COLUMNS), source=path
@@ -99,6 +100,8 @@ def canonical_orders(frame: pd.DataFrame, source: str | Path = "orders") -> pd.D
     out["discount"] = _number(frame, "discount", path, default=0.0, minimum=0.0)
     out["channel"] = _optional_text(frame, "channel", lower=True)
     out["status"] = _status(frame, path)
+    if "prompted" in frame.columns:  # kept only when given: most shops do not know it
+        out["prompted"] = _boolean(frame, "prompted", path)
     if has_order_id:
         out = _drop_repeated_lines(out)
     return out.reset_index(drop=True)

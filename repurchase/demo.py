@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.prompted import DEFAULT_WITHIN_DAYS, mark_prompted
 from features.tables import read_contacts, read_customers, read_orders, read_products
 from repurchase.cli_support import write_frame
 from repurchase.settings import Settings
@@ -44,7 +45,9 @@ def run_demo(out_dir: Path, settings: Settings, *, customers: int, seed: int) ->
 
     shop_dir = out_dir / "shop"
     paths = write_shop(generate_shop(customers, seed=seed), shop_dir)
-    orders = read_orders(paths["orders"])
+    contacts = read_contacts(paths["contacts"])
+    # the shop's reminders and campaigns mark the purchases that answered them
+    orders = mark_prompted(read_orders(paths["orders"]), contacts, DEFAULT_WITHIN_DAYS)
     products = read_products(paths["products"])
     as_of = orders["ordered_at"].max().date()
 
@@ -65,7 +68,7 @@ def run_demo(out_dir: Path, settings: Settings, *, customers: int, seed: int) ->
         as_of=as_of,
         orders=orders,
         customers=customers_frame,
-        contacts=read_contacts(paths["contacts"]),
+        contacts=contacts,
     )
     plan_path = out_dir / "plan.csv"
     write_frame(plan, plan_path)
@@ -73,7 +76,7 @@ def run_demo(out_dir: Path, settings: Settings, *, customers: int, seed: int) ->
         settings,
         orders=orders,
         customers=customers_frame,
-        contacts=read_contacts(paths["contacts"]),
+        contacts=contacts,
         scores=scores,
         plan=plan,
         as_of=as_of,

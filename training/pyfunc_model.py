@@ -2,8 +2,8 @@
 
 Input: the orders of some customers, one row per order line, in the canonical columns of
 `features.tables` (`customer_id`, `ordered_at`, `amount` required; `order_id`, `sku`,
-`quantity`, `discount`, `channel`, `status` optional). The input is validated exactly like an
-orders file. Params: `as_of` (YYYY-MM-DD; default: the last order date in the input) and
+`quantity`, `discount`, `channel`, `status`, `prompted` optional). The input is validated
+exactly like an orders file. Params: `as_of` (YYYY-MM-DD; default: the last order date in the input) and
 `model_version` (written to the `model_version` column; default: the run id).
 Output: one row per customer with the score columns of SPEC.md, in order.
 
@@ -39,6 +39,7 @@ ORDER_INPUT_SCHEMA = Schema(
         ColSpec("double", "discount", required=False),
         ColSpec("string", "channel", required=False),
         ColSpec("string", "status", required=False),
+        ColSpec("boolean", "prompted", required=False),
     ]
 )
 

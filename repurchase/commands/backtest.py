@@ -24,6 +24,7 @@ from repurchase.cli_support import (
     write_frame,
 )
 from repurchase.model_choice import AUTO, choose_model
+from repurchase.touch_input import ContactsOption, read_touches, with_touches
 
 OrdersOption = Annotated[
     Path, typer.Option("--orders", help="Orders file (CSV or Parquet).", show_default=False)
@@ -46,16 +47,16 @@ def register(app: typer.Typer) -> None:
     app.command("score")(score)
 
 
-def _inputs(ctx: typer.Context, orders: Path, products: Path | None) -> tuple[Any, Any, Any]:
-    """Read orders/products with the project's column map; the feature config from it."""
-    from features.config import FeatureConfig
-
+def _inputs(
+    ctx: typer.Context, orders: Path, products: Path | None, contacts: Path | None
+) -> tuple[Any, Any, Any]:
+    """Read orders (marked from the contacts) and products with the project's column map;
+    the feature config from it."""
     config = project_config(ctx)
-    try:
-        feature_config = FeatureConfig(**config.features)
-    except ValidationError as exc:
-        raise InputError(f"[features] {exc.errors()[0]['msg']}") from None
-    order_frame = read_orders(orders, config.column_map("orders"))
+    feature_config = feature_config_of(config)
+    order_frame = with_touches(
+        read_orders(orders, config.column_map("orders")), contacts, config, feature_config
+    )
     product_frame = (
         read_products(products, config.column_map("products")) if products is not None else None
     )
@@ -74,12 +75,13 @@ def backtest(
     metrics: Annotated[
         Path | None, typer.Option("--metrics", help="Write the flat metrics as JSON here.")
     ] = None,
+    contacts: ContactsOption = None,
 ) -> None:
     """Train on data up to --as-of, judge model and baselines on what happened after it."""
     from training.backtest import headline_table, run_backtest
 
     day = parse_date(as_of)
-    order_frame, product_frame, feature_config = _inputs(ctx, orders, products)
+    order_frame, product_frame, feature_config = _inputs(ctx, orders, products, contacts)
     console = Console(stderr=True)
     with console.status("backtest") as status:
         result = run_backtest(
@@ -196,6 +198,7 @@ def score(
         Path | None,
         typer.Option("--save-model", hidden=True, help="Also save the model used here."),
     ] = None,
+    contacts: ContactsOption = None,
 ) -> None:
     """Score every customer known at --as-of (the SPEC score columns), partition by partition."""
     from repurchase.settings import get_settings
@@ -205,12 +208,13 @@ def score(
     day = parse_date(as_of)
     check_output_path(out)
     if engine is Engine.dask:
-        _score_with_dask(ctx, orders, day, out, products, model, scheduler, save_model)
+        _score_with_dask(ctx, orders, day, out, products, model, scheduler, save_model, contacts)
         return
     config = project_config(ctx)
     product_frame = (
         read_products(products, config.column_map("products")) if products is not None else None
     )
+    touches = read_touches(contacts, config)
     keep_freed_memory()  # this process is the batch's: see serving.batch.workers
     result = score_file(
         orders,
@@ -225,6 +229,7 @@ def score(
         store_url=get_settings().resolved_database_url if to_store else None,
         save_model=(lambda fitted: _save_model(fitted, save_model)) if save_model else None,
         workers=workers,
+        contacts=touches,
     )
     typer.echo(result.summary())
 
@@ -253,6 +258,7 @@ def _score_with_dask(
     model: str,
     scheduler: str | None,
     save_model: Path | None,
+    contacts: Path | None,
 ) -> None:
     """`score --engine dask`: the whole orders frame, scored on a Dask cluster."""
     import importlib
@@ -261,7 +267,7 @@ def _score_with_dask(
     from training.labels import orders_up_to
 
     score_with_dask = importlib.import_module("serving.batch.dask_engine").score_with_dask
-    order_frame, product_frame, feature_config = _inputs(ctx, orders, products)
+    order_frame, product_frame, feature_config = _inputs(ctx, orders, products, contacts)
     history = orders_up_to(order_frame, day)
     console = Console(stderr=True)
     with console.status("loading or fitting the model"):

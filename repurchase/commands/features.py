@@ -20,6 +20,7 @@ from repurchase.cli_support import (
     project_config,
     write_frame,
 )
+from repurchase.touch_input import ContactsOption, with_touches
 
 
 def register(app: typer.Typer) -> None:
@@ -49,6 +50,7 @@ def features(
         Path | None,
         typer.Option("--products", help="Products file (sku, category, days_of_supply)."),
     ] = None,
+    contacts: ContactsOption = None,
 ) -> None:
     """Compute one row of features per customer (RFM, cycle, windows, segments) as of a date."""
     day = parse_date(as_of)
@@ -62,7 +64,9 @@ def features(
         raise InputError(f"[features] {where}: {first['msg']}") from None
     product_frame = read_products(products, config.column_map("products")) if products else None
     # encoded into arrays, the orders frame is let go before the feature columns need room
-    prepared = prepare_orders(read_orders(orders, config.column_map("orders")), day)
+    order_frame = read_orders(orders, config.column_map("orders"))
+    prepared = prepare_orders(with_touches(order_frame, contacts, config, feature_config), day)
+    del order_frame
     frame = features_from_prepared(prepared, product_frame, feature_config)
     del prepared
     write_frame(frame, out)

@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 
 from features.errors import InputError
+from features.prompted import mark_prompted
 from features.tables import read_contacts, read_customers, read_orders, read_products
 from repurchase.cli_support import (
     check_output_path,
@@ -146,7 +147,9 @@ def plan(
     product_frame = read_products(products, config.column_map("products")) if products else None
     score_source: pd.DataFrame | Path | None = scores  # a file is read by plan_file
     if scores is None and engine is Engine.dask:
-        score_source = _scores_with_dask(ctx, orders, product_frame, day, model, scheduler)
+        score_source = _scores_with_dask(
+            ctx, orders, product_frame, day, model, scheduler, contact_frame
+        )
         if scores_out is not None:  # scored in memory on Dask: written whole, atomically
             write_table(score_source, scores_out)
             store = store_writer(get_settings().resolved_database_url if to_store else None)
@@ -183,17 +186,23 @@ def _scores_with_dask(
     as_of: dt.date,
     model: str,
     scheduler: str | None,
+    contacts: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """`plan --engine dask` without --scores: score the whole orders frame on Dask first."""
+    """`plan --engine dask` without --scores: score the whole orders frame on Dask first
+    (its purchases marked from the touches, as the local engine does)."""
     from repurchase.settings import get_settings
     from training.labels import orders_up_to
 
     score_with_dask = importlib.import_module("serving.batch.dask_engine").score_with_dask
     config = project_config(ctx)
-    history = orders_up_to(read_orders(orders, config.column_map("orders")), as_of)
-    chosen = choose_model(
-        model, as_of, history, products, get_settings(), feature_config_of(config)
+    feature_config = feature_config_of(config)
+    order_frame = mark_prompted(
+        read_orders(orders, config.column_map("orders")),
+        contacts,
+        feature_config.prompted_within_days,
     )
+    history = orders_up_to(order_frame, as_of)
+    chosen = choose_model(model, as_of, history, products, get_settings(), feature_config)
     typer.echo(f"no --scores given; scoring on Dask with {chosen.why}", err=True)
     scores: pd.DataFrame = score_with_dask(
         history, as_of, chosen.model, chosen.products, model_version=chosen.version,

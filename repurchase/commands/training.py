@@ -12,6 +12,7 @@ import typer
 from features.tables import read_orders, read_products
 from repurchase.cli_support import exits_cleanly, parse_date, project_config
 from repurchase.settings import get_settings
+from repurchase.touch_input import ContactsOption, with_touches
 
 OrdersOption = Annotated[
     Path, typer.Option("--orders", help="Orders file (CSV or Parquet).", show_default=False)
@@ -59,12 +60,19 @@ def train(
             "default: a local cluster of two worker processes).",
         ),
     ] = None,
+    contacts: ContactsOption = None,
 ) -> None:
     """Backtest, train on data up to AS_OF, log the run to MLflow, register a challenger."""
+    from repurchase.commands.backtest import feature_config_of
     from training.registry import train_and_register
 
     config = project_config(ctx)
-    order_frame = read_orders(orders, config.column_map("orders"))
+    order_frame = with_touches(
+        read_orders(orders, config.column_map("orders")),
+        contacts,
+        config,
+        feature_config_of(config),
+    )
     product_frame = read_products(products, config.column_map("products")) if products else None
     cutoff = parse_date(as_of) if as_of else order_frame["ordered_at"].max().date()
     if cutoff < order_frame["ordered_at"].min().date() + dt.timedelta(days=180):

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from features.prompted import mark_prompted, prompted_days
 from repurchase.settings import Settings
 from serving.api.batching import FrameBatcher, Frames, Parts, concat_parts, split_by_customer
 from training.pyfunc_model import RepurchasePyfunc, to_model_input
@@ -143,14 +144,18 @@ class ModelHolder:
         """Load the model the URI points to now and swap it in; the old one serves meanwhile."""
         return self.load()
 
-    def score(self, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-        """Score the customers in `orders` (canonical order rows) as of a date."""
+    def score(
+        self, orders: pd.DataFrame, as_of: dt.date, contacts: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """Score the customers in `orders` (canonical order rows) as of a date; their
+        `contacts` (touches) mark the purchases that answered one (``features.prompted``)."""
         current = self._current
         if current is None:
             raise ModelNotLoaded(self.last_error or "no model is loaded yet")
         ids = frozenset(orders["customer_id"].astype(str))
         context = _BatchContext(current, concat_parts, None, None)
-        scores, _ = self._batcher.run((id(current), "frames"), context, as_of, (orders,), ids)
+        parts = (orders, None, contacts)
+        scores, _ = self._batcher.run((id(current), "frames"), context, as_of, parts, ids)
         assert scores is not None
         return scores
 
@@ -196,10 +201,10 @@ class ModelHolder:
         current = context.model
         orders, *others = context.build(batch)
         assert orders is not None
-        scores = _predict(current, orders, as_of)
+        customers, contacts = [*others, None, None][:2]
+        scores = _predict(current, marked_orders(current, orders, contacts), as_of)
         plan = None
         if context.planner is not None:
-            customers, contacts = [*others, None, None][:2]
             plan = context.planner(scores, as_of, orders, customers, contacts, context.policy)
         return context.split(scores, plan, customer_ids)
 
@@ -258,16 +263,33 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def marked_orders(
+    current: LoadedModel, orders: pd.DataFrame, contacts: pd.DataFrame | None
+) -> pd.DataFrame:
+    """`orders` marked from the customers' touches (``features.prompted``), within the
+    window the loaded model was trained with; unchanged without touches."""
+    if contacts is None or contacts.empty:
+        return orders
+    python_model = _repurchase_pyfunc(current)
+    fitted = python_model.model if python_model is not None else None
+    return mark_prompted(orders, contacts, prompted_days(getattr(fitted, "feature_config", None)))
+
+
+def _repurchase_pyfunc(current: LoadedModel) -> RepurchasePyfunc | None:
+    """The product's own pyfunc inside the loaded model (None for any other model)."""
+    try:  # only Python-function models can be unwrapped; anything else raises
+        python_model = current.model.unwrap_python_model()
+    except Exception:
+        return None
+    return python_model if isinstance(python_model, RepurchasePyfunc) else None
+
+
 def _predict(current: LoadedModel, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Scores from the pyfunc; for the product's own model, through its in-process `score`
     (same result, without MLflow's per-call input conversion)."""
     version = current.info.version or ""
-    python_model = None
-    try:  # only Python-function models can be unwrapped; anything else raises
-        python_model = current.model.unwrap_python_model()
-    except Exception:
-        python_model = None
-    if isinstance(python_model, RepurchasePyfunc):
+    python_model = _repurchase_pyfunc(current)
+    if python_model is not None:
         return python_model.score(orders, as_of, version)
     params = {"as_of": as_of.isoformat(), "model_version": version}
     return pd.DataFrame(current.model.predict(to_model_input(orders), params=params))

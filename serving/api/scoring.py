@@ -52,15 +52,16 @@ def refresh_customers(
     if info is None:
         return RefreshOutcome("no_model", 0, None)
     orders = repo.orders_for_customers(session, customer_ids)
+    contacts = repo.contacts_for_customers(session, customer_ids)
     try:
-        scores = holder.score(orders, as_of)
+        scores = holder.score(orders, as_of, contacts)
         repo.save_scores(session, scores, scored_at=now)
         plan = plan_customers(
             scores,
             as_of=as_of,
             orders=orders,
             customers=repo.customers_frame(session, customer_ids),
-            contacts=repo.contacts_for_customers(session, customer_ids),
+            contacts=contacts,
             policy=policy,
         )
         if plan is not None:

@@ -192,6 +192,7 @@ def plan_file(
         orders, as_of, out, column_map=column_map, partition_rows=partition_rows,
         # with a score file nothing is scored here: drafting alone is not worth processes
         workers=workers if scores is None else 1, log=log,
+        contacts=contacts, feature_config=feature_config,
     ) as (parts, pool):  # fmt: skip
         candidates = _Candidates(
             as_of,

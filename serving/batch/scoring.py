@@ -36,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.errors import InputError
+from features.prompted import DEFAULT_WITHIN_DAYS, mark_prompted, prompted_days
 from features.tables import drop_repeated_lines, iter_order_frames
 from features.threads import prefetched
 from serving.batch.compiled import compiled_model
@@ -117,16 +118,22 @@ def partitioned_orders(
     *,
     column_map: Mapping[str, str] | None = None,
     partition_rows: int = DEFAULT_PARTITION_ROWS,
+    contacts: pd.DataFrame | None = None,
+    prompted_within_days: float = DEFAULT_WITHIN_DAYS,
 ) -> Iterator[Partitions]:
     """The orders up to `as_of`, spilled into hash partitions in a scratch folder beside
-    `target`; the folder is removed when the block ends (InputError for bad input)."""
+    `target`; the folder is removed when the block ends (InputError for bad input).
+
+    Each batch is marked from `contacts` on the way (``features.prompted``: a row's mark
+    reads its own customer's touches only, so batches can be marked one at a time)."""
     n_partitions = partition_count(estimate_rows(Path(orders)), partition_rows)
     end = as_of_day(as_of) + DAY
     batch_rows = max(min(partition_rows, 1_000_000), 1_000)
 
     def up_to_as_of() -> Iterator[pd.DataFrame]:
         for frame in iter_order_frames(orders, column_map, batch_rows):
-            yield frame.loc[frame["ordered_at"] < end]
+            visible = frame.loc[frame["ordered_at"] < end]
+            yield mark_prompted(visible, contacts, prompted_within_days)
 
     with WorkDir(target) as work:
         # the next batch is read and validated while this one is written out
@@ -147,6 +154,8 @@ def batch_run(
     partition_rows: int | None,
     workers: int,
     log: Log,
+    contacts: pd.DataFrame | None = None,
+    feature_config: Any = None,
 ) -> Iterator[tuple[Partitions, WorkerPool]]:
     """A batch run's partitions (:func:`partitioned_orders`) and worker pool, sized by
     :func:`serving.batch.workers.batch_shape`; the pool starts first, so that its processes
@@ -155,7 +164,13 @@ def batch_run(
     with (
         WorkerPool(workers) as pool,
         partitioned_orders(
-            orders, as_of, target, column_map=column_map, partition_rows=partition_rows
+            orders,
+            as_of,
+            target,
+            column_map=column_map,
+            partition_rows=partition_rows,
+            contacts=contacts,
+            prompted_within_days=prompted_days(feature_config),
         ) as parts,
     ):
         where = f", {pool.workers} worker processes" if pool.running else ""
@@ -387,10 +402,12 @@ def score_file(
     compile_trees: bool = True,
     workers: int = 1,
     log: Log = stderr_log,
+    contacts: pd.DataFrame | None = None,
 ) -> BatchResult:
     """Score every customer of the `orders` file at `as_of` into `out` (see module docstring).
 
-    `model` is a ``--model`` choice; `store_url` a database URL to upsert the scores into
+    `model` is a ``--model`` choice; `contacts` a touch history that marks prompted
+    purchases (``features.prompted``); `store_url` a database URL to upsert the scores into
     (one transaction per partition; re-running updates the same rows); `workers` processes
     score partitions side by side (:mod:`serving.batch.workers`; 0 is one per core on a large
     file, what the CLI does; spawned workers import the caller's main module, which must
@@ -403,7 +420,7 @@ def score_file(
     )
     with batch_run(
         orders, as_of, out, column_map=column_map, partition_rows=partition_rows,
-        workers=workers, log=log,
+        workers=workers, log=log, contacts=contacts, feature_config=feature_config,
     ) as (parts, pool):  # fmt: skip
         chosen = early or choose_batch_model(
             model, as_of, parts, products, feature_config, fit_rows=fit_rows,

@@ -45,6 +45,7 @@ ORDERS_SCHEMA = pa.schema(
         ("discount", pa.float64()),
         ("channel", pa.string()),
         ("status", pa.string()),
+        ("prompted", pa.bool_()),  # features.prompted: always there, false when unknown
     ]
 )
 _TEXT = ("customer_id", "order_id", "sku", "channel", "status")

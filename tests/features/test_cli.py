@@ -91,3 +91,52 @@ def test_bad_feature_config_and_bad_date_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "lifecycle_new_dayz" in result.output
     result = runner.invoke(app, [*args[:3], "--as-of", "2024-02-30", *args[5:]])
     assert result.exit_code == 2 and not out.exists()
+
+
+def _paced_shop(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """40 customers rebuying 1 x (15 label days) every 15 days, and `s`, who takes 30 days
+    to use one (pace 2) but once bought after 22 days, two days after a reminder."""
+    rows = [
+        (f"c{i:02d}", f"2024-01-{day:02d}") for i in range(40) for day in (1, 16, 31)
+    ]  # fmt: skip
+    rows += [("s", day) for day in ("2024-01-01", "2024-01-31", "2024-03-01", "2024-03-23")]
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "customer_id,ordered_at,amount,order_id,sku\n"
+        + "".join(f"{c},{day},5,{c}-{n},x\n" for n, (c, day) in enumerate(rows))
+    )
+    products = tmp_path / "products.csv"
+    products.write_text(PRODUCTS_CSV)
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("customer_id,contacted_at,channel,campaign\ns,2024-03-21,sms,reminder\n")
+    return orders, products, contacts
+
+
+def test_contacts_set_aside_a_prompted_purchase_when_learning_the_cycle(tmp_path: Path) -> None:
+    orders, products, contacts = _paced_shop(tmp_path)
+    common = ["features", "--orders", str(orders), "--products", str(products), "--as-of",
+              "2024-03-31"]  # fmt: skip
+    cycles = {}
+    for name, extra in (("orders", []), ("touches", ["--contacts", str(contacts)])):
+        out = tmp_path / f"features_from_{name}.csv"
+        result = runner.invoke(app, [*common, "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        frame = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
+        cycles[name] = frame.loc["s", "cycle_days"]
+    # the 22-day gap ended at the reminder's answer: without it, s's own gaps say 30 days
+    # (shrunk a little towards the shop's 15); with it, less
+    assert cycles["touches"] > cycles["orders"] + 1.0
+    assert 15.0 < cycles["orders"] < cycles["touches"] <= 30.0
+
+
+def test_a_bad_contacts_file_exits_2_and_names_it(tmp_path: Path) -> None:
+    orders, _, contacts = _paced_shop(tmp_path)
+    contacts.write_text("customer_id,contacted_at\ns,yesterday\n")
+    out = tmp_path / "f.csv"
+    result = runner.invoke(
+        app, ["features", "--orders", str(orders), "--as-of", "2024-03-31", "--out", str(out),
+              "--contacts", str(contacts)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "contacts.csv" in result.output and "contacted_at" in result.output
+    assert not out.exists()

@@ -7,7 +7,9 @@ with a transparent rule instead of LightGBM: the chance of buying within h days 
 customer's median gap between purchase days (30 days with one purchase). Tests can predict its
 output, and saving/loading it is fast because it has no artifacts.
 
-A customer id ``explode`` makes `predict` raise, to exercise the scoring-failure path.
+A customer id ``explode`` makes `predict` raise, to exercise the scoring-failure path. When the
+last purchase day has an order marked ``prompted`` (it answered a touch: see
+``features.prompted``), its reasons say so, so tests can see the marks reach the model.
 """
 
 from __future__ import annotations
@@ -69,7 +71,18 @@ class RecencyRuleModel(PythonModel):
         out["lifecycle_stage"] = np.where(per["n"].to_numpy() > 1, "active", "new")
         out["price_sensitivity"] = "low"
         out["depletion_date"] = due.dt.strftime("%Y-%m-%d").to_numpy()
-        out["reasons"] = [f"last order {int(d)} days ago" for d in since]
+        prompted = (
+            paid["prompted"].fillna(False).astype(bool)
+            if "prompted" in paid.columns
+            else pd.Series(False, index=paid.index)
+        )
+        last_day = paid["ordered_at"].dt.floor("D") == paid["customer_id"].map(per["last"])
+        answered = prompted[last_day].groupby(paid["customer_id"][last_day]).any()
+        answered = answered.reindex(per.index, fill_value=False)
+        out["reasons"] = [
+            f"last order {int(d)} days ago" + ("; it answered a touch" if a else "")
+            for d, a in zip(since, answered, strict=True)
+        ]
         out["model_version"] = str(params.get("model_version") or "unversioned")
         return out
 

@@ -203,3 +203,38 @@ def test_withdrawn_consent_and_new_touches_reach_the_plan(served: TestClient) ->
     served.put("/v1/customers/c-1", json={"consent_sms": False}, headers=USER)
     withdrawn = served.get("/v1/customers/c-1", headers=USER).json()["next_contact"]
     assert withdrawn is None or withdrawn["channel"] is None
+
+
+def test_purchases_just_after_a_touch_reach_the_model_marked_as_prompted(
+    served: TestClient,
+) -> None:
+    """The stored touches mark the re-scored orders (features.prompted: within 3 days after
+    a touch), as `repurchase score --contacts` marks a file's; a posted history's touches
+    mark it in /v1/predict."""
+    touch = {"customer_id": "c-1", "contacted_at": "2024-04-29T10:00:00Z", "channel": "sms"}
+    served.post("/v1/contacts", json={"contacts": [touch]}, headers=USER)
+    for customer in ("c-1", "c-2"):  # c-2 buys on the same days, untouched
+        lines = [
+            order(f"{customer}-1", customer_id=customer, ordered_at="2024-04-01T10:00:00Z"),
+            order(f"{customer}-2", customer_id=customer, ordered_at="2024-05-01T10:00:00Z"),
+        ]
+        served.post("/v1/orders", json={"orders": lines}, headers=USER)
+    reasons = {
+        customer: served.get(f"/v1/customers/{customer}", headers=USER).json()["score"]["reasons"]
+        for customer in ("c-1", "c-2")
+    }
+    assert reasons == {
+        "c-1": "last order 31 days ago; it answered a touch",
+        "c-2": "last order 31 days ago",
+    }
+
+    body = {
+        "orders": [{"ordered_at": "2024-04-20", "amount": 30.0}],
+        "contacts": ["2024-04-18T09:00:00Z"],
+    }
+    predicted = served.post("/v1/predict", json=body, headers=USER).json()["score"]
+    assert predicted["reasons"] == "last order 42 days ago; it answered a touch"
+    late = body | {"contacts": ["2024-04-16T09:00:00Z"]}  # four days before: not an answer
+    assert served.post("/v1/predict", json=late, headers=USER).json()["score"]["reasons"] == (
+        "last order 42 days ago"
+    )

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from features.errors import InputError
+from features.prompted import DEFAULT_WITHIN_DAYS, mark_prompted
 from features.tables import read_contacts, read_customers
 from serving.batch.planning import plan_file
 from serving.batch.scoring import score_file
@@ -24,9 +25,16 @@ POLICY = {"daily_capacity": {"email": 4, "sms": 2, "wechat": 3}, "plan_days": 45
 
 @pytest.fixture(scope="module")
 def whole_file_scores(
-    shop_orders: pd.DataFrame, shop_products: pd.DataFrame, batch_model: TrainedModel
+    shop_files: dict[str, Path],
+    shop_orders: pd.DataFrame,
+    shop_products: pd.DataFrame,
+    batch_model: TrainedModel,
 ) -> pd.DataFrame:
-    history = orders_up_to(shop_orders, AS_OF)
+    """The whole file's scores, its purchases marked from the touches the plan is given."""
+    contacts = read_contacts(shop_files["contacts"])
+    marked = mark_prompted(shop_orders, contacts, DEFAULT_WITHIN_DAYS)
+    assert marked["prompted"].any()  # the marks are part of what the partitions must match
+    history = orders_up_to(marked, AS_OF)
     return score_customers(batch_model, history, AS_OF, shop_products, model_version="model")
 
 
