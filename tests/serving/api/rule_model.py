@@ -71,14 +71,12 @@ class RecencyRuleModel(PythonModel):
         out["lifecycle_stage"] = np.where(per["n"].to_numpy() > 1, "active", "new")
         out["price_sensitivity"] = "low"
         out["depletion_date"] = due.dt.strftime("%Y-%m-%d").to_numpy()
-        prompted = (
-            paid["prompted"].fillna(False).astype(bool)
-            if "prompted" in paid.columns
-            else pd.Series(False, index=paid.index)
-        )
-        last_day = paid["ordered_at"].dt.floor("D") == paid["customer_id"].map(per["last"])
-        answered = prompted[last_day].groupby(paid["customer_id"][last_day]).any()
-        answered = answered.reindex(per.index, fill_value=False)
+        answered = pd.Series(False, index=per.index)
+        if "prompted" in paid.columns and len(paid):
+            last = per["last"].reindex(paid["customer_id"]).to_numpy()
+            on_last_day = paid["ordered_at"].dt.floor("D").to_numpy() == last
+            marked = paid.loc[on_last_day & paid["prompted"].fillna(False).to_numpy(dtype=bool)]
+            answered[answered.index.isin(marked["customer_id"])] = True
         out["reasons"] = [
             f"last order {int(d)} days ago" + ("; it answered a touch" if a else "")
             for d, a in zip(since, answered, strict=True)
