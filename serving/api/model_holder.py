@@ -202,7 +202,9 @@ class ModelHolder:
         orders, *others = context.build(batch)
         assert orders is not None
         customers, contacts = [*others, None, None][:2]
-        scores = _predict(current, marked_orders(current, orders, contacts), as_of)
+        python_model = _repurchase_pyfunc(current)
+        marked = marked_orders(python_model, orders, contacts)
+        scores = _predict(current, python_model, marked, as_of)
         plan = None
         if context.planner is not None:
             plan = context.planner(scores, as_of, orders, customers, contacts, context.policy)
@@ -264,13 +266,13 @@ def settle_heap() -> None:
 
 
 def marked_orders(
-    current: LoadedModel, orders: pd.DataFrame, contacts: pd.DataFrame | None
+    python_model: RepurchasePyfunc | None, orders: pd.DataFrame, contacts: pd.DataFrame | None
 ) -> pd.DataFrame:
     """`orders` marked from the customers' touches (``features.prompted``), within the
-    window the loaded model was trained with; unchanged without touches."""
+    window the product's model was trained with (the default for any other model);
+    unchanged without touches."""
     if contacts is None or contacts.empty:
         return orders
-    python_model = _repurchase_pyfunc(current)
     fitted = python_model.model if python_model is not None else None
     return mark_prompted(orders, contacts, prompted_days(getattr(fitted, "feature_config", None)))
 
@@ -284,11 +286,16 @@ def _repurchase_pyfunc(current: LoadedModel) -> RepurchasePyfunc | None:
     return python_model if isinstance(python_model, RepurchasePyfunc) else None
 
 
-def _predict(current: LoadedModel, orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Scores from the pyfunc; for the product's own model, through its in-process `score`
-    (same result, without MLflow's per-call input conversion)."""
+def _predict(
+    current: LoadedModel,
+    python_model: RepurchasePyfunc | None,
+    orders: pd.DataFrame,
+    as_of: dt.date,
+) -> pd.DataFrame:
+    """Scores from the pyfunc; for the product's own model (`python_model`, unwrapped from
+    `current` once per batch), through its in-process `score` (same result, without
+    MLflow's per-call input conversion)."""
     version = current.info.version or ""
-    python_model = _repurchase_pyfunc(current)
     if python_model is not None:
         return python_model.score(orders, as_of, version)
     params = {"as_of": as_of.isoformat(), "model_version": version}
